@@ -1,0 +1,75 @@
+"""Normalising what people type into a label cell.
+
+``"VII"``, ``" vii "``, ``"7"`` and ``"Ⅶ"`` all mean ``vii``; ``x``/``remove`` drops the image; ``?``
+means unsure and counts as no vote. Everything else is invalid and is reported, never applied.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+ROMAN_CLASSES: tuple[str, ...] = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
+# A lone lower-case ``x`` is the sheet's "remove this image" mark. The Roman class ten is also
+# named ``x``, so for that class people type ``X`` (upper case), ``10`` or ``ten``; every other
+# label is case-insensitive. Reserving the fastest key for removal follows the teams' own sheets.
+REMOVE_MARK = "x"
+UNSURE_MARK = "?"
+
+Kind = Literal["empty", "label", "remove", "unsure", "invalid"]
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One parsed cell: ``kind`` says what it is; ``label`` is set when kind == "label"."""
+
+    kind: Kind
+    label: str | None = None
+    raw: str = ""
+    reason: str = ""
+
+
+_REMOVE_WORDS = {"remove", "delete", "drop", "junk", "del", "rm"}
+_UNSURE_WORDS = {"?", "unsure", "skip", "??"}
+
+
+def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES) -> Vote:
+    """Parse one human cell.
+
+    >>> normalize(" VII ").label
+    'vii'
+    >>> normalize("7").label
+    'vii'
+    >>> normalize("vij").kind
+    'invalid'
+
+    Class names are compared case-insensitively after Unicode NFKC folding (so the Roman numeral
+    characters U+2160.. become plain letters). Arabic digits map to the class at that position
+    when the classes are the Roman numerals i..x. A lone lower-case ``x`` always means *remove*
+    (see ``REMOVE_MARK``); the class ``x`` is typed ``X``, ``10`` or ``ten``.
+
+    >>> normalize("x").kind, normalize("X").label
+    ('remove', 'x')
+    """
+    text = "" if raw is None else str(raw)
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    if not cleaned:
+        return Vote("empty", raw=text)
+    low = cleaned.lower()
+    if low in _UNSURE_WORDS:
+        return Vote("unsure", raw=text)
+    if low in _REMOVE_WORDS:
+        return Vote("remove", raw=text)
+    if cleaned == REMOVE_MARK:
+        return Vote("remove", raw=text)
+    names = {c.lower(): c for c in classes}
+    if low == "ten" and "x" in names:
+        return Vote("label", names["x"], raw=text)
+    if low in names:
+        return Vote("label", names[low], raw=text)
+    if low.isdigit() and tuple(classes) == ROMAN_CLASSES:
+        n = int(low)
+        if 1 <= n <= len(ROMAN_CLASSES):
+            return Vote("label", ROMAN_CLASSES[n - 1], raw=text)
+    return Vote("invalid", raw=text, reason=f"unknown label {text.strip()!r}")

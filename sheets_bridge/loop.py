@@ -1,0 +1,364 @@
+"""The data-centric loop: init -> train -> push -> people review -> pull -> new version -> retrain.
+
+Each step is one function over a :class:`~sheets_bridge.workspace.Workspace`; the CLI, the web
+app's jobs and the tests call these. ``on_progress(step, fraction)`` reports progress to a job view.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import config as config_mod
+from .config import Config
+from .consensus import decide
+from .dataset import register
+from .errors import ConfigError, DatasetError, WorkspaceError
+from .rows import SHEET_SPLITS, label_choices, model_cells, plan_push
+from .schema import BRIDGE_COLUMNS
+from .sheets import Sheet, SheetWrite
+from .versions import CHANGE_COLUMNS, create_version
+from .workspace import Run, Workspace
+
+Progress = Callable[[str, float], None]
+
+
+def _noop(step: str, fraction: float) -> None:
+    pass
+
+
+class _Report:
+    def as_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+# -- init --------------------------------------------------------------------------------------
+def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Workspace:
+    """Register ``dataset`` as version v0001 of a new workspace and return it.
+
+    ``settings`` are :class:`~sheets_bridge.config.Config` fields (e.g. ``preset="dcai"``).
+    """
+    root = Path(workspace)
+    if (root / config_mod.CONFIG_FILE).exists():
+        raise WorkspaceError(f"{root} is already a workspace; use another --workspace or delete it")
+    if root.exists() and any(root.iterdir()):
+        raise WorkspaceError(f"{root} exists and is not empty; choose an empty or new folder")
+    unknown = sorted(set(settings) - set(Config.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown}")
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest, classes = register(Path(dataset), root)
+    except DatasetError:
+        if not any(p for p in root.iterdir() if p.name != "media"):
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)  # leave nothing behind for a failed init
+        raise
+    cfg = Config(dataset=str(Path(dataset).resolve()), classes=classes, **settings).validate()  # type: ignore[arg-type]
+    config_mod.save(root, cfg)
+    version = create_version(
+        root / "versions", manifest, parent=None, message=f"registered {dataset}"
+    )
+    ws = Workspace(root)
+    ws.set_current(version.name)
+    return ws
+
+
+# -- train -------------------------------------------------------------------------------------
+def _eval_set(folder: Path) -> pd.DataFrame:
+    """A labelled folder ``<root>/<label>/<image>`` (or ``<root>/<split>/<label>/<image>``)."""
+    from .dataset import IMAGE_SUFFIXES
+
+    rows = [
+        (str(p.resolve()), p.parent.name)
+        for p in sorted(Path(folder).rglob("*"))
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not rows:
+        raise DatasetError([f"{folder}: no images found (expected {folder}/<label>/<image>)"])
+    return pd.DataFrame(rows, columns=["path", "label"])
+
+
+def train(
+    ws: Workspace,
+    *,
+    preset: str | None = None,
+    epochs: int | None = None,
+    eval_dir: Path | str | None = None,
+    progress: bool = True,
+    on_progress: Progress | None = None,
+) -> Run:
+    """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores, final model."""
+    from model.train import run_training
+
+    cfg = ws.config
+    preset = preset or cfg.preset
+    version = ws.current
+    manifest = version.manifest()
+    manifest["path"] = [str(ws.root / p) for p in manifest["path"]]
+    eval_sets = {Path(eval_dir).name: _eval_set(Path(eval_dir))} if eval_dir else None
+    run = ws.new_run(version, preset, cfg.seed)
+    try:
+        metrics = run_training(
+            manifest,
+            list(ws.classes),
+            run.path,
+            preset=preset,
+            folds=cfg.folds,
+            seed=cfg.seed,
+            epochs=epochs or cfg.epochs or None,
+            cache_dir=ws.media_dir / "cache",
+            eval_sets=eval_sets,
+            progress=progress,
+            on_progress=on_progress,
+        )
+    except BaseException as exc:
+        ws.update_run(run, state="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    ws.update_run(
+        run,
+        state="done",
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        val_accuracy=metrics.get("val_accuracy"),
+        eval=metrics.get("eval", {}),
+    )
+    return run
+
+
+# -- push --------------------------------------------------------------------------------------
+@dataclass
+class PushReport(_Report):
+    version: str
+    run: str | None
+    rows: int
+    appended: int
+    updated: int
+    gone: list[str] = field(default_factory=list)
+    sheet_url: str = ""
+
+    def describe(self) -> str:
+        src = (
+            f"predictions of {self.run}"
+            if self.run
+            else "no predictions yet (run `sheets-bridge train`)"
+        )
+        gone = f", {len(self.gone)} marked as no longer in the dataset" if self.gone else ""
+        return (
+            f"pushed {self.rows} rows of {self.version} ({src}): {self.appended} new, "
+            f"{self.updated} refreshed{gone}; human cells untouched. Sheet: {self.sheet_url}"
+        )
+
+
+def push(
+    ws: Workspace,
+    *,
+    sheet: Sheet | None = None,
+    run: Run | None = None,
+    on_progress: Progress | None = None,
+) -> PushReport:
+    """Write one row per image, ordered by label quality, keeping every human cell."""
+    report = on_progress or _noop
+    sheet = sheet or ws.sheet()
+    version = ws.current
+    manifest = version.manifest()
+    run = run or ws.latest_run(version.name) or ws.latest_run()
+    preds = run.predictions() if run else None
+    scores = run.scores() if run else None
+    report("push: building rows", 0.1)
+    rows = model_cells(manifest, preds, scores, ws.config.image_url)
+    report("push: reading the sheet", 0.3)
+    table = sheet.read()
+    plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
+    report("push: writing the sheet", 0.6)
+    sheet.write(plan.write)
+    report("push: done", 1.0)
+    return PushReport(
+        version.name,
+        run.id if run else None,
+        len(rows),
+        plan.appended,
+        plan.updated,
+        plan.gone,
+        sheet.url,
+    )
+
+
+# -- pull --------------------------------------------------------------------------------------
+@dataclass
+class PullReport(_Report):
+    base: str
+    version: str | None
+    relabelled: int = 0
+    removed: int = 0
+    moved: int = 0
+    conflicts: int = 0
+    invalid: list[str] = field(default_factory=list)
+    reviewed: int = 0
+
+    def describe(self) -> str:
+        head = (
+            f"pull: {self.relabelled} relabelled, {self.removed} removed, {self.moved} moved, "
+            f"{self.conflicts} conflicts, {len(self.invalid)} invalid cells (skipped), {self.reviewed} rows reviewed"
+        )
+        made = (
+            f"created {self.version} from {self.base}"
+            if self.version
+            else f"no changes; {self.base} stays current"
+        )
+        bad = "".join(f"\n  invalid: {i}" for i in self.invalid[:20])
+        more = f"\n  ... and {len(self.invalid) - 20} more" if len(self.invalid) > 20 else ""
+        return f"{head}\n{made}{bad}{more}"
+
+
+def pull(
+    ws: Workspace, *, sheet: Sheet | None = None, on_progress: Progress | None = None
+) -> PullReport:
+    """Read people's decisions, write consensus/agreement/status, build the next version."""
+    report = on_progress or _noop
+    sheet = sheet or ws.sheet()
+    report("pull: reading the sheet", 0.1)
+    table = sheet.read()
+    base = ws.current
+    manifest = base.manifest().set_index("id", drop=False)
+    classes = ws.classes
+    annotators = ws.config.annotators
+    changes: list[tuple[str, str, str, str, str, str]] = []
+    bridge: dict[str, dict[str, object]] = {}
+    rep = PullReport(base.name, None)
+    removed: set[str] = set()
+    for row in table.rows:
+        rid = row.get("id", "")
+        if rid not in manifest.index:
+            continue
+        label, split = manifest.at[rid, "label"], manifest.at[rid, "split"]
+        d = decide(row, label, annotators, classes)
+        invalid = list(d.invalid)
+        status = d.status
+        typed = row.get("subset", "").strip().lower()
+        move = None
+        if split in SHEET_SPLITS and typed and typed != split:
+            if typed in SHEET_SPLITS:
+                move = typed
+            else:
+                invalid.append(
+                    f"subset: unknown split {row.get('subset', '').strip()!r} (train or val)"
+                )
+                status = "; ".join(filter(None, [status, f"invalid {invalid[-1]}"]))
+        rep.invalid += [f"{rid} {i}" for i in invalid]
+        if d.action != "none" or move:
+            rep.reviewed += 1
+        if d.action == "conflict":
+            rep.conflicts += 1
+        elif d.action == "relabel":
+            changes.append((rid, "label", label, d.label or "", d.rule, d.source))
+            manifest.at[rid, "label"] = d.label
+            rep.relabelled += 1
+        elif d.action == "remove":
+            changes.append((rid, "removed", split, "", d.rule, d.source))
+            removed.add(rid)
+            rep.removed += 1
+        if move and d.action != "remove":
+            changes.append((rid, "split", split, move, "moved in the sheet", "subset"))
+            manifest.at[rid, "split"] = move
+            rep.moved += 1
+            status = "; ".join(filter(None, [status, f"move -> {move}"]))
+        bridge[rid] = {"consensus": d.consensus, "agreement": d.agreement, "status": status}
+    if changes:
+        report("pull: building the new version", 0.5)
+        new = manifest[~manifest["id"].isin(removed)].reset_index(drop=True)
+        log = pd.DataFrame(changes, columns=CHANGE_COLUMNS)
+        msg = f"pull: {rep.relabelled} relabelled, {rep.removed} removed, {rep.moved} moved"
+        version = create_version(
+            ws.versions_dir,
+            new,
+            log,
+            parent=base.name,
+            message=msg,
+            extra={"rule": ws.config.consensus},
+        )
+        ws.set_current(version.name)
+        rep.version = version.name
+        for rid, field_, *_ in changes:
+            bridge[rid]["status"] = f"{bridge[rid]['status']} [in {version.name}]"
+    report("pull: writing consensus to the sheet", 0.8)
+    header = tuple(table.header) + tuple(c for c in BRIDGE_COLUMNS if c not in table.header)
+    sheet.write(SheetWrite(header, bridge, human_columns=ws.schema.human_columns))
+    report("pull: done", 1.0)
+    return rep
+
+
+# -- retrain -----------------------------------------------------------------------------------
+@dataclass
+class RetrainReport(_Report):
+    pull: dict
+    run: str
+    val_accuracy: float | None
+    push: dict
+
+    def describe(self) -> str:
+        acc = f"{self.val_accuracy:.1%}" if self.val_accuracy is not None else "n/a"
+        return f"retrain: pulled ({self.pull.get('version') or 'no new version'}), trained {self.run} (val accuracy {acc}), pushed {self.push['rows']} rows"
+
+
+def retrain(
+    ws: Workspace,
+    *,
+    sheet: Sheet | None = None,
+    epochs: int | None = None,
+    progress: bool = False,
+    on_progress: Progress | None = None,
+) -> RetrainReport:
+    """pull + train + push as one step (what the sheet menu's "Retrain model" runs)."""
+    report = on_progress or _noop
+    sheet = sheet or ws.sheet()
+    p = pull(ws, sheet=sheet, on_progress=lambda s, f: report(s, 0.1 * f))
+    ws = Workspace(ws.root)  # the current version may have changed
+    run = train(
+        ws, epochs=epochs, progress=progress, on_progress=lambda s, f: report(s, 0.1 + 0.8 * f)
+    )
+    q = push(ws, sheet=sheet, run=run, on_progress=lambda s, f: report(s, 0.9 + 0.1 * f))
+    return RetrainReport(p.as_dict(), run.id, run.metrics().get("val_accuracy"), q.as_dict())
+
+
+# -- versions ----------------------------------------------------------------------------------
+def versions_table(ws: Workspace) -> list[dict]:
+    """One dict per version: counts, changes, and the accuracy of its latest run."""
+    runs = ws.runs_by_version()
+    current = ws.current.name
+    out = []
+    for v in ws.versions():
+        meta = v.meta()
+        counts = meta.get("counts", {})
+        run = runs.get(v.name)
+        metrics = run.metrics() if run else {}
+        out.append(
+            {
+                "version": v.name,
+                "current": v.name == current,
+                "parent": meta.get("parent"),
+                "created": meta.get("created"),
+                "images": counts.get("images"),
+                "train": counts.get("splits", {}).get("train", 0),
+                "val": counts.get("splits", {}).get("val", 0),
+                "changes": meta.get("changes", 0),
+                "message": meta.get("message", ""),
+                "run": run.id if run else None,
+                "val_accuracy": metrics.get("val_accuracy"),
+                "eval": metrics.get("eval", {}),
+            }
+        )
+    return out
+
+
+def workspace_or_error(path: Path | str) -> Workspace:
+    root = Path(path)
+    if not (root / config_mod.CONFIG_FILE).exists():
+        raise WorkspaceError(
+            f"{root} is not a workspace (no {config_mod.CONFIG_FILE}); run `sheets-bridge init DATASET --workspace {root}`"
+        )
+    return Workspace(root)
