@@ -283,7 +283,7 @@ def pull(
         )
         ws.set_current(version.name)
         rep.version = version.name
-        for rid, field_, *_ in changes:
+        for rid in dict.fromkeys(c[0] for c in changes):
             bridge[rid]["status"] = f"{bridge[rid]['status']} [in {version.name}]"
     report("pull: writing consensus to the sheet", 0.8)
     header = tuple(table.header) + tuple(c for c in BRIDGE_COLUMNS if c not in table.header)

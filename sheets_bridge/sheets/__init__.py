@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 class Formula(str):
@@ -20,7 +20,7 @@ class Formula(str):
     """
 
 
-Cell = Union[str, int, float, bool, None, Formula]
+Cell = str | int | float | bool | None  # Formula is a str
 
 
 @dataclass(frozen=True)
