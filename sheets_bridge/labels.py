@@ -46,7 +46,7 @@ def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES)
 
     Class names are compared case-insensitively after Unicode NFKC folding (so the Roman numeral
     characters U+2160.. become plain letters). Arabic digits map to the class at that position
-    when the classes are the Roman numerals i..x. A lone lower-case ``x`` always means *remove*
+    when the classes are Roman numerals. A lone lower-case ``x`` always means *remove*
     (see ``REMOVE_MARK``); the class ``x`` is typed ``X``, ``10`` or ``ten``.
 
     >>> normalize("x").kind, normalize("X").label
@@ -68,8 +68,8 @@ def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES)
         return Vote("label", names["x"], raw=text)
     if low in names:
         return Vote("label", names[low], raw=text)
-    if low.isdigit() and tuple(classes) == ROMAN_CLASSES:
+    if low.isdigit() and set(names) <= set(ROMAN_CLASSES):
         n = int(low)
-        if 1 <= n <= len(ROMAN_CLASSES):
-            return Vote("label", ROMAN_CLASSES[n - 1], raw=text)
+        if 1 <= n <= len(ROMAN_CLASSES) and ROMAN_CLASSES[n - 1] in names:
+            return Vote("label", names[ROMAN_CLASSES[n - 1]], raw=text)
     return Vote("invalid", raw=text, reason=f"unknown label {text.strip()!r}")
