@@ -205,6 +205,59 @@ def versions(workspace: Path, as_json: bool) -> None:
         )
 
 
+@main.command()
+@workspace_option
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True
+)
+def diff(workspace: Path, old: str, new: str | None, fmt: str) -> None:
+    """What changed from version OLD to NEW (default: the current version)."""
+    from .versions import diff as diff_manifests
+
+    ws = _open(workspace)
+    a, b = ws.version(old), ws.version(new) if new else ws.current
+    table = diff_manifests(a.manifest(), b.manifest())
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+        return
+    counts = table["field"].value_counts().to_dict()
+    click.echo(
+        f"{a.name} -> {b.name}: "
+        + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no changes")
+    )
+    for r in table.itertuples(index=False):
+        click.echo(f"  {r.field:8} {r.id}  {r.old or '-'} -> {r.new or '-'}")
+
+
+@main.command()
+@workspace_option
+@click.argument("version")
+def checkout(workspace: Path, version: str) -> None:
+    """Make VERSION current again (nothing is deleted; later versions stay)."""
+    ws = _open(workspace)
+    v = ws.set_current(version)
+    click.echo(
+        f"{v.name} is now current ({v.meta()['counts']['images']} images); push to refresh the sheet"
+    )
+
+
+@main.command()
+@workspace_option
+@click.argument("version")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(workspace: Path, version: str, directory: Path) -> None:
+    """Copy VERSION's images to DIRECTORY/<split>/<label>/<id>.<ext>."""
+    from .dataset import copy_tree_images
+
+    ws = _open(workspace)
+    if directory.exists() and any(directory.iterdir()):
+        raise click.ClickException(f"{directory} is not empty; choose a new folder")
+    n = copy_tree_images(ws.version(version).manifest(), ws.root, directory)
+    click.echo(f"exported {n} images of {version} to {directory}")
+
+
 @main.group()
 def sheet() -> None:
     """Read or edit the sheet from the command line (CSV/JSON)."""

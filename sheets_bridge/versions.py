@@ -132,3 +132,22 @@ def clean_partial(versions_dir: Path) -> list[str]:
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
     return removed
+
+
+def diff(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """What changed between two manifests, as change-log rows (``id, field, old, new``).
+
+    ``field`` is ``added``, ``removed``, ``label`` or ``split``.
+    """
+    a, b = old.set_index("id"), new.set_index("id")
+    rows: list[tuple[str, str, str, str]] = []
+    for rid in a.index.difference(b.index):
+        rows.append((rid, "removed", f"{a.at[rid, 'split']}/{a.at[rid, 'label']}", ""))
+    for rid in b.index.difference(a.index):
+        rows.append((rid, "added", "", f"{b.at[rid, 'split']}/{b.at[rid, 'label']}"))
+    both = a.index.intersection(b.index)
+    for col in ("label", "split"):
+        changed = both[(a.loc[both, col] != b.loc[both, col]).to_numpy()]
+        rows += [(rid, col, a.at[rid, col], b.at[rid, col]) for rid in changed]
+    out = pd.DataFrame(rows, columns=["id", "field", "old", "new"])
+    return out.sort_values(["field", "id"], kind="stable").reset_index(drop=True)
