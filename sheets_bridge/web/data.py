@@ -1,0 +1,250 @@
+"""What the pages show, read from the workspace: images by id, thumbnails, UMAP points, versions.
+
+Nothing here knows about HTTP; the blueprints turn these values into responses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..labels import normalize
+from ..workspace import Run, Workspace
+
+THUMB_PX = 96
+#: Colour options of the UMAP view: (column, title shown in the selector).
+COLOUR_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("label", "label"),
+    ("pred", "prediction"),
+    ("correct", "prediction = label"),
+    ("subset", "subset"),
+    ("issue", "issue type"),
+    ("cluster", "style cluster"),
+    ("agreement", "annotator agreement"),
+    ("decision", "sheet decision"),
+)
+
+
+# -- images ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageRef:
+    path: Path
+    sha256: str
+
+
+def image_index(ws: Workspace) -> dict[str, ImageRef]:
+    """Every image id of every version -> its file (current version first: it wins on a clash).
+
+    Only files inside the workspace are listed; a request can name an id, never a path.
+    """
+    index: dict[str, ImageRef] = {}
+    current = ws.current.name if ws.versions() else None
+    versions = sorted(ws.versions(), key=lambda v: (v.name != current, -v.number))
+    root = ws.root
+    for version in versions:
+        manifest = version.manifest()
+        for rid, rel, sha in zip(manifest["id"], manifest["path"], manifest["sha256"], strict=True):
+            if rid in index:
+                continue
+            path = (root / rel).resolve()
+            if path.is_relative_to(root):
+                index[rid] = ImageRef(path, sha or rid)
+    return index
+
+
+def thumbnail(ws: Workspace, ref: ImageRef, size: int = THUMB_PX) -> Path:
+    """A cached PNG whose longer side is ``size`` px (small images are enlarged without blur)."""
+    key = re.sub(r"[^0-9a-zA-Z_-]", "_", ref.sha256)
+    out = ws.media_dir / "thumbs" / key[:2] / f"{key}-{size}.png"
+    if out.exists():
+        return out
+    from PIL import Image
+
+    with Image.open(ref.path) as im:
+        im = im.convert("L" if im.mode in ("1", "L", "I;16", "I") else "RGB")
+        scale = size / max(im.size)
+        new = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        # Enlarged strokes stay crisp with NEAREST; reduced ones alias without LANCZOS.
+        im = im.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            im.save(fh, format="PNG", optimize=True)
+    os.replace(tmp, out)  # two requests for the same thumbnail both write whole files
+    return out
+
+
+# -- sheet links -------------------------------------------------------------------------------
+def google_url(spreadsheet: str) -> str:
+    if spreadsheet.startswith(("http://", "https://")):
+        return spreadsheet
+    return f"https://docs.google.com/spreadsheets/d/{spreadsheet}/edit"
+
+
+def sheet_link(ws: Workspace, base_url: str = "") -> str:
+    """Where people open the sheet: the Google URL, or the local grid."""
+    if ws.config.backend == "google":
+        return google_url(ws.config.spreadsheet)
+    return base_url.rstrip("/") + "/sheet"
+
+
+# -- UMAP points -------------------------------------------------------------------------------
+def umap_run(ws: Workspace) -> Run | None:
+    """The newest complete run of the current version, else the newest complete run."""
+    return ws.latest_run(ws.current.name) or ws.latest_run()
+
+
+def _issue_type(text: str) -> str:
+    first = text.split(";")[0].strip()
+    if not first:
+        return "none"
+    return re.split(r"[(:]", first)[0].strip().rstrip("?").strip() or "other"
+
+
+def _agreement(row: dict[str, str], annotators: tuple[str, ...], classes: tuple[str, ...]) -> str:
+    votes = []
+    for a in annotators:
+        v = normalize(row.get(a, ""), classes)
+        if v.kind in ("label", "remove"):
+            votes.append(v.label or "remove")
+    if not votes:
+        return "no votes"
+    if len(votes) == 1:
+        return "one vote"
+    top = Counter(votes).most_common(1)[0][1]
+    return "all agree" if top == len(votes) else "disagree"
+
+
+def _decision(row: dict[str, str], classes: tuple[str, ...], label: str) -> str:
+    v = normalize(row.get("override", ""), classes)
+    if v.kind == "remove":
+        return "remove"
+    if v.kind == "label":
+        return "keep" if v.label == label else "relabel"
+    if v.kind == "invalid":
+        return "invalid"
+    return "none"
+
+
+def umap_points(
+    ws: Workspace, sheet_rows: dict[str, dict[str, str]] | None = None
+) -> pd.DataFrame | None:
+    """One row per point of the run's UMAP, with what the hover, colours and actions need.
+
+    ``sheet_rows`` (id -> cells) adds what people typed; ``subset`` shows a pending move typed in
+    the sheet. Returns None when the workspace has no complete run with a UMAP.
+    """
+    run = umap_run(ws)
+    if run is None or not (run.path / "umap.npy").exists():
+        return None
+    preds = run.predictions()
+    xy = np.load(run.path / "umap.npy")
+    if len(xy) != len(preds):
+        raise ValueError(f"{run.path}: umap.npy has {len(xy)} rows, predictions.csv {len(preds)}")
+    df = pd.DataFrame({"id": preds["id"].astype(str), "x": xy[:, 0], "y": xy[:, 1]})
+    df["label"] = preds["label"].astype(str) if "label" in preds else ""
+    df["pred"] = preds["pred"].astype(str) if "pred" in preds else ""
+    df["confidence"] = pd.to_numeric(preds.get("confidence", np.nan), errors="coerce")
+    df["subset"] = preds["split"].astype(str) if "split" in preds else ""
+    scores = run.scores()
+    if scores is not None:
+        s = scores.set_index("id")
+        df["issues"] = df["id"].map(s["issues"]).fillna("").astype(str) if "issues" in s else ""
+        df["cluster"] = df["id"].map(s["cluster"]).fillna("").astype(str) if "cluster" in s else ""
+    else:
+        df["issues"], df["cluster"] = "", ""
+    # The current version decides label and subset (the run may be older).
+    manifest = ws.current.manifest().set_index("id")
+    in_version = df["id"].isin(manifest.index)
+    df.loc[in_version, "label"] = df.loc[in_version, "id"].map(manifest["label"])
+    df.loc[in_version, "subset"] = df.loc[in_version, "id"].map(manifest["split"])
+    df.loc[~in_version, "subset"] = "removed"
+    classes, annotators = ws.classes, tuple(ws.config.annotators)
+    rows = sheet_rows or {}
+    empty: dict[str, str] = {}
+    cells = [rows.get(i, empty) for i in df["id"]]
+    typed = [str(c.get("subset", "")).strip().lower() for c in cells]
+    df["subset"] = [
+        t if t in ("train", "val") and s in ("train", "val") else s
+        for t, s in zip(typed, df["subset"], strict=True)
+    ]
+    df["override"] = [str(c.get("override", "")) for c in cells]
+    df["note"] = [str(c.get("note", "")) for c in cells]
+    df["agreement"] = [_agreement(c, annotators, classes) for c in cells]
+    df["decision"] = [_decision(c, classes, lab) for c, lab in zip(cells, df["label"], strict=True)]
+    df["correct"] = np.where(
+        df["pred"] == "", "no prediction", np.where(df["pred"] == df["label"], "yes", "no")
+    )
+    df["issue"] = [_issue_type(t) for t in df["issues"]]
+    df["cluster"] = df["cluster"].replace("", "none")
+    return df
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+def accuracy_chart(rows: list[dict], width: int = 640, height: int = 220) -> str:
+    """An inline SVG line chart of validation (and eval) accuracy per version."""
+    series: dict[str, list[tuple[int, float]]] = {"validation": []}
+    for i, r in enumerate(rows):
+        if r.get("val_accuracy") is not None:
+            series["validation"].append((i, float(r["val_accuracy"])))
+        for name, acc in (r.get("eval") or {}).items():
+            value = acc.get("accuracy") if isinstance(acc, dict) else acc
+            if isinstance(value, (int, float)):
+                series.setdefault(f"eval: {name}", []).append((i, float(value)))
+    points = [p for s in series.values() for p in s]
+    if not points:
+        return ""
+    left, right, top, bottom = 48, 16, 16, 40
+    n = max(len(rows) - 1, 1)
+    lo = max(0.0, min(v for _, v in points) - 0.05)
+    hi = min(1.0, max(v for _, v in points) + 0.05)
+    hi = hi if hi > lo else lo + 0.1
+
+    def px(i: float) -> float:
+        return left + (width - left - right) * (i / n if len(rows) > 1 else 0.5)
+
+    def py(v: float) -> float:
+        return top + (height - top - bottom) * (1 - (v - lo) / (hi - lo))
+
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="accuracy per version">'
+    ]
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{py(v):.1f}" y2="{py(v):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end">{v:.0%}</text>'
+        )
+    for i, r in enumerate(rows):
+        out.append(
+            f'<text x="{px(i):.1f}" y="{height - bottom + 18}" text-anchor="middle">{escape(str(r["version"]))}</text>'
+        )
+    for (name, pts), colour in zip(series.items(), colours, strict=False):
+        if not pts:
+            continue
+        path = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, v in pts:
+            out.append(
+                f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="4" fill="{colour}">'
+                f"<title>{escape(name)} {escape(str(rows[i]['version']))}: {v:.1%}</title></circle>"
+            )
+    legend_x = left
+    for (name, pts), colour in zip(series.items(), colours, strict=False):
+        if pts:
+            out.append(
+                f'<rect x="{legend_x}" y="{height - 12}" width="10" height="10" fill="{colour}"/>'
+                f'<text x="{legend_x + 14}" y="{height - 3}">{escape(name)}</text>'
+            )
+            legend_x += 14 + 8 * len(name) + 16
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,155 @@
+// The UMAP view: colour switcher and legend, the selection grid, and actions on the selection.
+// Bokeh draws the points; this file finds its models by name once the document is ready.
+(function () {
+  "use strict";
+  const sb = window.sheetsBridge;
+  const MAX_THUMBS = 300; // the grid shows the first ones; actions apply to the whole selection
+  const SHEET_SUBSETS = ["train", "val"]; // only these images have a sheet row
+  let doc = null;
+  let source = null;
+  let selected = [];
+
+  function ready(callback) {
+    const found = window.Bokeh && Bokeh.documents && Bokeh.documents[0];
+    if (found && found.get_model_by_name("points")) {
+      callback(found);
+    } else {
+      setTimeout(() => ready(callback), 50);
+    }
+  }
+
+  // -- colours -----------------------------------------------------------------------------
+  const legends = JSON.parse(document.getElementById("legend").dataset.legends || "{}");
+
+  function drawLegend(option) {
+    const box = document.getElementById("legend");
+    box.replaceChildren();
+    const counts = {};
+    if (source) for (const v of source.data[option]) counts[v] = (counts[v] || 0) + 1;
+    for (const [value, colour] of legends[option] || []) {
+      const item = document.createElement("span");
+      item.className = "item";
+      const dot = document.createElement("i");
+      dot.style.background = colour;
+      item.append(dot, document.createTextNode(value + (counts[value] ? " (" + counts[value] + ")" : "")));
+      box.append(item);
+    }
+  }
+
+  function setColour(option) {
+    const renderer = doc.get_model_by_name("points");
+    const mapper = doc.get_model_by_name("cmap_" + option);
+    const spec = { field: option, transform: mapper };
+    for (const glyph of [renderer.glyph, renderer.nonselection_glyph, renderer.selection_glyph,
+      renderer.hover_glyph, renderer.muted_glyph]) {
+      if (glyph && typeof glyph === "object" && "fill_color" in glyph) {
+        glyph.fill_color = spec;
+        glyph.line_color = spec;
+      }
+    }
+    drawLegend(option);
+    const url = new URL(window.location.href);
+    url.searchParams.set("colour", option);
+    window.history.replaceState(null, "", url);
+  }
+
+  // -- selection ---------------------------------------------------------------------------
+  function onSelect(indices) {
+    selected = Array.from(indices);
+    document.getElementById("sel-count").textContent = selected.length;
+    document.getElementById("sel-hint").hidden = selected.length > 0;
+    document.getElementById("sel-actions").hidden = selected.length === 0;
+    const grid = document.getElementById("sel-grid");
+    grid.replaceChildren();
+    const d = source.data;
+    for (const i of selected.slice(0, MAX_THUMBS)) {
+      const a = document.createElement("a");
+      a.href = "/images/" + encodeURIComponent(d.id[i]);
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.className = "thumb";
+      a.title = d.id[i] + ": label " + d.label[i] + ", pred " + d.pred[i] +
+        (d.override[i] ? ", override " + d.override[i] : "");
+      const img = document.createElement("img");
+      img.loading = "lazy";
+      img.alt = d.id[i];
+      img.src = sb.thumb(d.id[i]);
+      const cap = document.createElement("span");
+      cap.textContent = d.label[i] + (d.pred[i] && d.pred[i] !== d.label[i] ? "→" + d.pred[i] : "") +
+        (d.override[i] ? " [" + d.override[i] + "]" : "");
+      a.append(img, cap);
+      grid.append(a);
+    }
+    if (selected.length > MAX_THUMBS) {
+      const more = document.createElement("p");
+      more.className = "muted";
+      more.textContent = "… and " + (selected.length - MAX_THUMBS) + " more (actions apply to all)";
+      grid.append(more);
+    }
+  }
+  sb.onSelect = function (indices) { if (source) onSelect(indices); };
+
+  function decision(override, label) {
+    const v = (override || "").trim();
+    if (!v) return "none";
+    if (v === "x") return "remove";
+    return v.toLowerCase() === label.toLowerCase() || (v === "X" && label === "x") ? "keep" : "relabel";
+  }
+
+  async function act(column, value, options) {
+    const d = source.data;
+    const rows = selected.filter((i) => SHEET_SUBSETS.includes(d.subset[i]));
+    const skipped = selected.length - rows.length;
+    if (!rows.length) {
+      sb.toast("none of the selected images has a sheet row (label_book, test or removed)", "error");
+      return;
+    }
+    const edits = rows.map((i) => Object.assign({ id: d.id[i], column, value }, options || {}));
+    try {
+      const result = await sb.edit(edits);
+      const written = new Map(result.edits.map((e) => [e.id, e.value]));
+      for (const i of rows) {
+        const v = written.get(d.id[i]);
+        if (column === "override") {
+          d.override[i] = v;
+          d.decision[i] = decision(v, d.label[i]);
+        } else if (column === "subset") {
+          d.subset[i] = v;
+        } else if (column === "note") {
+          d.note[i] = v;
+        }
+      }
+      source.change.emit();
+      onSelect(selected);
+      drawLegend(document.getElementById("colour").value);
+      sb.toast(result.changed + " cell(s) changed" + (skipped ? ", " + skipped + " image(s) without a sheet row skipped" : ""));
+    } catch (e) {
+      sb.toast(e.message, "error");
+    }
+  }
+
+  function wire() {
+    document.getElementById("colour").addEventListener("change", (e) => setColour(e.target.value));
+    document.getElementById("act-override").addEventListener("click", () =>
+      act("override", document.getElementById("override-value").value));
+    document.getElementById("act-remove").addEventListener("click", () => act("override", "x"));
+    document.getElementById("act-clear").addEventListener("click", () => act("override", ""));
+    document.getElementById("act-val").addEventListener("click", () => act("subset", "val"));
+    document.getElementById("act-train").addEventListener("click", () => act("subset", "train"));
+    document.getElementById("act-note").addEventListener("click", () => {
+      const text = document.getElementById("note-text").value.trim();
+      if (text) act("note", text, { append: true });
+    });
+  }
+
+  if (document.getElementById("plot")) {
+    wire();
+    ready((d) => {
+      doc = d;
+      source = doc.get_model_by_name("points_source");
+      source.selected.properties.indices.change.connect(() => onSelect(source.selected.indices));
+      drawLegend(document.getElementById("colour").value);
+      document.body.dataset.plotReady = "1";
+    });
+  }
+})();

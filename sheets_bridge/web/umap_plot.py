@@ -1,0 +1,201 @@
+"""The Bokeh figure of the UMAP view: one point per image, colour mappers the page switches between.
+
+The page (``static/umap.js``) finds the models by name: the renderer ``points``, its data source
+``points_source`` and one ``CategoricalColorMapper`` per colour option, named ``cmap_<option>``.
+Thumbnails are not in the document: the hover loads ``/images/<id>?thumb=1`` when it opens.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import COLOUR_OPTIONS
+
+# Fixed colours where the values have a meaning; palettes for the open-ended ones.
+_GREY = "#b0b0b0"
+_FIXED: dict[str, dict[str, str]] = {
+    "correct": {"yes": "#2ca02c", "no": "#d62728", "no prediction": _GREY},
+    "subset": {
+        "train": "#1f77b4",
+        "val": "#ff7f0e",
+        "label_book": "#9467bd",
+        "test": "#8c564b",
+        "removed": _GREY,
+    },
+    "agreement": {
+        "all agree": "#2ca02c",
+        "disagree": "#d62728",
+        "one vote": "#17becf",
+        "no votes": _GREY,
+    },
+    "decision": {
+        "none": _GREY,
+        "keep": "#2ca02c",
+        "relabel": "#ff7f0e",
+        "remove": "#d62728",
+        "invalid": "#000000",
+    },
+}
+_CATEGORY10 = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+_EXTRA = (
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
+    "#9edae5",
+    "#393b79",
+)
+
+#: Columns sent to the browser (the hover, colours and actions use them).
+COLUMNS = (
+    "id",
+    "x",
+    "y",
+    "label",
+    "pred",
+    "confidence",
+    "subset",
+    "issues",
+    "issue",
+    "cluster",
+    "correct",
+    "agreement",
+    "decision",
+    "override",
+    "note",
+)
+
+# The tooltip lives in Bokeh's shadow DOM: the page's stylesheet does not reach it, so styles are inline.
+TOOLTIP = """
+<div style="display:flex;gap:8px;align-items:flex-start;max-width:340px">
+  <img src="/images/@x{idurl}?thumb=1" alt="" width="96" height="96"
+       style="width:96px;height:96px;object-fit:contain;background:#fff;border:1px solid #ddd;image-rendering:pixelated">
+  <div style="font-size:12px;line-height:1.45">
+    <b>@id</b><br>
+    label <b>@label</b> &middot; pred <b>@pred</b> (@confidence{0.00})<br>
+    @subset<br><span style="color:#b26a00">@issues</span>
+  </div>
+</div>
+"""
+
+
+def legends(points: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+    """For each colour option, the (value, colour) pairs in legend order."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    class_colours = {c: (_CATEGORY10 + _EXTRA)[i % 20] for i, c in enumerate(classes)}
+    for option, _title in COLOUR_OPTIONS:
+        values = points[option].astype(str)
+        present = list(dict.fromkeys(sorted(values.unique())))
+        if option in ("label", "pred"):
+            order = [c for c in classes if c in present] + [
+                v for v in present if v not in class_colours
+            ]
+            pairs = [(v, class_colours.get(v, _GREY)) for v in order]
+        elif option in _FIXED:
+            fixed = _FIXED[option]
+            order = [v for v in fixed if v in present] + [v for v in present if v not in fixed]
+            pairs = [(v, fixed.get(v, _GREY)) for v in order]
+        else:  # issue types and clusters: most frequent first, "none" grey
+            counts = values.value_counts()
+            order = [v for v in counts.index if v != "none"] + (
+                ["none"] if "none" in present else []
+            )
+            palette = _CATEGORY10 + _EXTRA
+            pairs = [
+                (v, _GREY if v == "none" else palette[i % len(palette)])
+                for i, v in enumerate(order)
+            ]
+        out[option] = pairs
+    return out
+
+
+def figure_components(
+    points: pd.DataFrame, classes: tuple[str, ...], colour: str = "label"
+) -> tuple[str, str, dict]:
+    """(script, div, legends) for the page; ``colour`` is the option shown first."""
+    from bokeh.embed import components
+    from bokeh.models import (
+        BoxSelectTool,
+        CategoricalColorMapper,
+        ColumnDataSource,
+        CustomJSHover,
+        HoverTool,
+        LassoSelectTool,
+        PanTool,
+        ResetTool,
+        WheelZoomTool,
+    )
+    from bokeh.plotting import figure
+
+    data = {c: points[c].tolist() for c in COLUMNS if c not in ("x", "y", "confidence")}
+    data["x"] = points["x"].to_numpy(dtype="float32")
+    data["y"] = points["y"].to_numpy(dtype="float32")
+    data["confidence"] = points["confidence"].to_numpy(dtype="float32")
+    source = ColumnDataSource(data, name="points_source")
+    legend = legends(points, classes)
+    mappers = {
+        option: CategoricalColorMapper(
+            factors=[v for v, _ in pairs] or ["none"],
+            palette=[c for _, c in pairs] or [_GREY],
+            nan_color=_GREY,
+            name=f"cmap_{option}",
+        )
+        for option, pairs in legend.items()
+    }
+    lasso, box = LassoSelectTool(), BoxSelectTool()
+    wheel = WheelZoomTool()
+    fig = figure(
+        sizing_mode="stretch_both",
+        tools=[PanTool(), wheel, box, lasso, ResetTool()],
+        active_drag=lasso,
+        active_scroll=wheel,
+        toolbar_location="above",
+        output_backend="canvas",
+        match_aspect=True,
+    )
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = None
+    fill = {"field": colour, "transform": mappers[colour]}
+    renderer = fig.scatter(
+        "x",
+        "y",
+        source=source,
+        size=6,
+        fill_color=fill,
+        line_color=fill,
+        fill_alpha=0.75,
+        line_alpha=0.9,
+        nonselection_fill_alpha=0.12,
+        nonselection_line_alpha=0.12,
+        name="points",
+    )
+    # The other mappers are not attached to a glyph yet; keeping them on the figure puts them in the
+    # document so the page can find them by name.
+    fig.tags = list(mappers.values())
+    idurl = CustomJSHover(
+        args={"source": source},
+        code="return encodeURIComponent(source.data.id[special_vars.index])",
+    )
+    fig.add_tools(
+        HoverTool(
+            renderers=[renderer], tooltips=TOOLTIP, formatters={"@x": idurl}, attachment="right"
+        )
+    )
+    script, div = components(fig)
+    return script, div, legend
