@@ -524,14 +524,14 @@ function umapLink_(base, reported) {
  */
 function normaliseUrl_(typed) {
   const url = typed.replace(/\/+$/, "");
-  if (!/^https:\/\/[^\s/?#"'<>]+(\/[^\s?#"'<>]*)?$/i.test(url)) {
+  if (!/^https:\/\/[^\s/?#"'<>\\]+(\/[^\s?#"'<>\\]*)?$/i.test(url)) {
     throw new BridgeFailure(
       "Not a usable bridge URL: " +
         preview_(typed) +
         ". It must start with https:// (Apps Script only fetches HTTPS); nothing was saved.",
     );
   }
-  return url;
+  return "https://" + url.slice("https://".length);
 }
 
 /**
