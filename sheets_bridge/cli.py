@@ -370,11 +370,11 @@ def serve(workspace: Path, host: str, port: int) -> None:
 
 
 @main.command("apps-script")
+@workspace_option
 @click.option(
     "--url",
-    default="https://YOUR-BRIDGE-HOST",
-    show_default=True,
-    help="The bridge's public HTTPS URL.",
+    default=None,
+    help="The bridge's public HTTPS URL [default: the workspace's public_url when it is HTTPS].",
 )
 @click.option(
     "--out",
@@ -382,10 +382,16 @@ def serve(workspace: Path, host: str, port: int) -> None:
     default=None,
     help="Write the files here instead of printing them.",
 )
-def apps_script(url: str, out: Path | None) -> None:
+def apps_script(workspace: Path, url: str | None, out: Path | None) -> None:
     """Print (or write) the sheet's custom-menu script with the bridge URL filled in."""
     from . import apps_script as gas
+    from .config import CONFIG_FILE as _cfg
 
+    if url is None:
+        url = gas.PLACEHOLDER_URL
+        if (workspace / _cfg).exists():
+            public = _open(workspace).config.public_url
+            url = public if public.startswith("https://") else url
     if out:
         for p in gas.write(out, url):
             click.echo(f"wrote {p}")
