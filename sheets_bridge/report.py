@@ -1,0 +1,298 @@
+"""The disagreement report: where people (and the model) disagree, and how far review has got.
+
+Teams find that disagreement clusters on a few class pairs (ii/iii, iv/vi, ix/xi shapes); this report
+shows them so the team can agree on a rule and write it in the label book.
+
+:func:`disagreement_report` returns a JSON-serialisable dict (for the dashboard and ``--json``);
+:func:`describe` renders it as text for the terminal. Three confusion matrices, each ``K x K`` over
+the workspace's classes:
+
+- ``annotator_vs_annotator``: for every row and every pair of annotators who both typed a label,
+  ``m[a][b]`` and ``m[b][a]`` are incremented (symmetric; an agreement adds 1 to the diagonal).
+- ``annotator_vs_label``: rows are the label in the current version, columns what an annotator typed
+  (one count per annotator vote).
+- ``model_vs_consensus``: rows are the consensus label, columns the model's out-of-fold prediction.
+
+Removal votes (``x``) are not classes: they are counted per annotator instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+
+from .consensus import Decision, decide
+from .crowd import crowdlab, probabilities
+from .labels import Vote, normalize
+from .schema import KEY, OVERRIDE
+from .workspace import Workspace
+
+#: How many of the first rows of the sheet's review order (``rank``) to check for unreviewed rows.
+TOP_N: tuple[int, ...] = (50, 100, 200)
+#: How many class pairs to list.
+TOP_PAIRS = 10
+
+
+def _matrix(classes: Sequence[str]) -> list[list[int]]:
+    return [[0] * len(classes) for _ in classes]
+
+
+def _top(
+    m: list[list[int]], classes: Sequence[str], symmetric: bool, n: int = TOP_PAIRS
+) -> list[dict]:
+    """The off-diagonal cells with the highest counts (for a symmetric matrix, each pair once)."""
+    cells = [
+        {"a": classes[i], "b": classes[j], "count": m[i][j]}
+        for i in range(len(classes))
+        for j in range(len(classes))
+        if i != j and m[i][j] > 0 and (not symmetric or i < j)
+    ]
+    cells.sort(key=lambda c: (-c["count"], classes.index(c["a"]), classes.index(c["b"])))
+    return cells[:n]
+
+
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def _shown(v: Vote) -> str:
+    return "remove" if v.kind == "remove" else (v.label or "")
+
+
+def _rank(row: Mapping[str, str]) -> float | None:
+    try:
+        return float(row.get("rank", ""))
+    except ValueError:
+        return None
+
+
+def build_report(
+    rows: Sequence[Mapping[str, str]],
+    labels: Mapping[str, str],
+    annotators: Sequence[str],
+    classes: Sequence[str],
+    *,
+    predictions=None,
+    rule: str = "majority",
+    top_n: Sequence[int] = TOP_N,
+) -> dict:
+    """The report over plain data (what :func:`disagreement_report` reads from a workspace).
+
+    ``rows`` are sheet rows; only those whose id is in ``labels`` (the current label per id) count.
+    ``predictions`` is a run's ``predictions.csv`` frame (``id``, ``pred``, ``p_<class>``) or None.
+    ``rule`` is the consensus rule used for "agreement with the consensus": majority or crowdlab.
+    """
+    classes = tuple(classes)
+    idx = {c: k for k, c in enumerate(classes)}
+    rows = [r for r in rows if str(r.get(KEY, "")) in labels]
+    seen: set[str] = set()
+    rows = [r for r in rows if not (r[KEY] in seen or seen.add(r[KEY]))]  # first row of an id wins
+
+    probs = None
+    preds: dict[str, str] = {}
+    if predictions is not None and len(predictions):
+        preds = dict(
+            zip(predictions[KEY].astype(str), predictions["pred"].astype(str), strict=True)
+        )
+        try:
+            probs = probabilities(predictions, classes)
+        except ValueError:
+            probs = None
+    crowd = crowdlab(rows, labels, probs, annotators, classes)
+    if rule == "crowdlab":
+        decisions: dict[str, Decision] = crowd.decisions
+    else:
+        decisions = {r[KEY]: decide(r, labels[r[KEY]], annotators, classes) for r in rows}
+
+    aa, al, mc = _matrix(classes), _matrix(classes), _matrix(classes)
+    per: dict[str, Counter] = {a: Counter() for a in annotators}
+    reviewed = 0
+    for row in rows:
+        rid, given = row[KEY], labels[row[KEY]]
+        cast = {a: normalize(row.get(a, ""), classes) for a in annotators}
+        valid = {a: v for a, v in cast.items() if v.kind in ("label", "remove")}
+        override = normalize(row.get(OVERRIDE, ""), classes)
+        if valid or override.kind in ("label", "remove"):
+            reviewed += 1
+        d = decisions.get(rid)
+        decided = d.consensus if d and d.action in ("keep", "relabel", "remove") else ""
+        for a, v in cast.items():
+            c = per[a]
+            c[v.kind] += 1
+            if v.kind == "label" and given in idx:
+                al[idx[given]][idx[v.label]] += 1
+                c["with_label_total"] += 1
+                c["with_label_agree"] += v.label == given
+            if a in valid and decided:
+                c["with_consensus_total"] += 1
+                c["with_consensus_agree"] += _shown(v) == decided
+        for a, b in combinations(valid, 2):
+            va, vb = valid[a], valid[b]
+            same = _shown(va) == _shown(vb)
+            for x in (a, b):
+                per[x]["with_others_total"] += 1
+                per[x]["with_others_agree"] += same
+            if va.kind == vb.kind == "label":
+                i, j = idx[va.label], idx[vb.label]
+                aa[i][j] += 1
+                if i != j:
+                    aa[j][i] += 1
+        if d and d.action in ("keep", "relabel") and rid in preds and preds[rid] in idx:
+            mc[idx[d.label]][idx[preds[rid]]] += 1
+
+    pairs: Counter = Counter()
+    for m, symmetric in ((aa, True), (al, False)):
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                if i != j and (not symmetric or i < j):
+                    pairs[tuple(sorted((classes[i], classes[j]), key=idx.get))] += m[i][j]
+    top_pairs = [
+        {"a": a, "b": b, "count": n}
+        for (a, b), n in sorted(
+            pairs.items(), key=lambda kv: (-kv[1], idx[kv[0][0]], idx[kv[0][1]])
+        )
+        if n > 0
+    ][:TOP_PAIRS]
+
+    annotator_stats = {}
+    for a in annotators:
+        c = per[a]
+        annotator_stats[a] = {
+            "votes": c["label"],
+            "removes": c["remove"],
+            "unsure": c["unsure"],
+            "invalid": c["invalid"],
+            "agreement_with_others": _rate(c["with_others_agree"], c["with_others_total"]),
+            "agreement_with_consensus": _rate(c["with_consensus_agree"], c["with_consensus_total"]),
+            "agreement_with_label": _rate(c["with_label_agree"], c["with_label_total"]),
+            "crowdlab_quality": crowd.quality.get(a),
+        }
+
+    ranked = sorted((r for r in rows if _rank(r) is not None), key=lambda r: (_rank(r), r[KEY]))
+    unreviewed = []
+    for n in top_n:
+        head = ranked[:n]
+        open_ = [
+            r[KEY]
+            for r in head
+            if not any(
+                normalize(r.get(a, ""), classes).kind in ("label", "remove") for a in annotators
+            )
+            and normalize(r.get(OVERRIDE, ""), classes).kind not in ("label", "remove")
+        ]
+        unreviewed.append({"top": n, "rows": len(head), "unreviewed": len(open_)})
+
+    actions = Counter(d.action for d in decisions.values())
+    return {
+        "classes": list(classes),
+        "annotators": list(annotators),
+        "rule": rule,
+        "rows": len(rows),
+        "reviewed": reviewed,
+        "decisions": {
+            k: actions.get(k, 0) for k in ("keep", "relabel", "remove", "conflict", "none")
+        },
+        "matrices": {
+            "annotator_vs_annotator": {"matrix": aa, "top": _top(aa, classes, True)},
+            "annotator_vs_label": {"matrix": al, "top": _top(al, classes, False)},
+            "model_vs_consensus": {"matrix": mc, "top": _top(mc, classes, False)},
+        },
+        "top_pairs": top_pairs,
+        "annotator_stats": annotator_stats,
+        "crowdlab": crowd.as_dict(),
+        "unreviewed": unreviewed,
+    }
+
+
+def disagreement_report(ws: Workspace, *, top_n: Sequence[int] = TOP_N) -> dict:
+    """The report for a workspace: its sheet, its current version and the latest run.
+
+    The latest complete run of the current version is used, else the latest run at all (its
+    probabilities still describe the same images). ``version`` and ``run`` name them.
+    """
+    version = ws.current
+    manifest = version.manifest()
+    labels = dict(zip(manifest["id"], manifest["label"], strict=True))
+    run = ws.latest_run(version.name) or ws.latest_run()
+    predictions = None
+    if run is not None and (run.path / "predictions.csv").exists():
+        predictions = run.predictions()
+    table = ws.sheet().read()
+    report = build_report(
+        table.rows,
+        labels,
+        ws.config.annotators,
+        ws.classes,
+        predictions=predictions,
+        rule=ws.config.consensus,
+        top_n=top_n,
+    )
+    return {"version": version.name, "run": run.id if run else None, **report}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def _table(m: list[list[int]], classes: Sequence[str], rows_are: str, cols_are: str) -> list[str]:
+    width = max(4, *(len(str(v)) + 1 for r in m for v in r), *(len(c) + 1 for c in classes))
+    corner = f"{rows_are} / {cols_are}"
+    head = f"{corner:>{max(width, 14)}}"
+    lines = [head + "".join(f"{c:>{width}}" for c in classes)]
+    for c, r in zip(classes, m, strict=True):
+        lines.append(f"{c:>{max(width, 14)}}" + "".join(f"{v or '.':>{width}}" for v in r))
+    return lines
+
+
+def describe(report: Mapping) -> str:
+    """The report as text for the terminal."""
+    classes = report["classes"]
+    head = [
+        f"disagreement report for {report.get('version', '?')}"
+        + (f" (model: {report['run']})" if report.get("run") else " (no model run yet)"),
+        f"{report['rows']} rows in the sheet, {report['reviewed']} reviewed; "
+        + (
+            ", ".join(f"{n} {k}" for k, n in report["decisions"].items() if n and k != "none")
+            or "no decisions"
+        )
+        + f" (rule: {report['rule']})",
+    ]
+    out = list(head)
+    if report["top_pairs"]:
+        out.append("")
+        out.append(
+            "class pairs people disagree on most (agree on a rule, write it in the label book):"
+        )
+        out += [f"  {p['a']:>5} / {p['b']:<5} {p['count']}" for p in report["top_pairs"]]
+    mvc = report["matrices"]["model_vs_consensus"]["top"]
+    if mvc:
+        out.append("model vs consensus (consensus -> model prediction):")
+        out += [f"  {p['a']:>5} -> {p['b']:<5} {p['count']}" for p in mvc[:5]]
+    out.append("")
+    out.append("annotators:")
+    for a, s in report["annotator_stats"].items():
+        q = s["crowdlab_quality"]
+        out.append(
+            f"  {a}: {s['votes']} labels, {s['removes']} x (remove), {s['invalid']} invalid; agreement"
+            f" with others {_pct(s['agreement_with_others'])}, with consensus"
+            f" {_pct(s['agreement_with_consensus'])}, with the given label"
+            f" {_pct(s['agreement_with_label'])}"
+            + (f"; crowdlab quality {q:.2f}" if q is not None else "")
+        )
+    cl = report["crowdlab"]
+    if not cl["used"]:
+        out.append(f"  (crowdlab quality unavailable: {cl['reason']})")
+    out.append("")
+    out.append(
+        "still unreviewed in the sheet's review order: "
+        + ", ".join(
+            dict.fromkeys(f"{u['unreviewed']} of the top {u['rows']}" for u in report["unreviewed"])
+        )
+    )
+    aa = report["matrices"]["annotator_vs_annotator"]["matrix"]
+    if any(any(r) for r in aa):
+        out.append("")
+        out.append("annotator vs annotator (both orders counted):")
+        out += ["  " + line for line in _table(aa, classes, "ann", "ann")]
+    return "\n".join(out)
