@@ -1,0 +1,390 @@
+"""Augmentation within a budget: new versions with extra training images made from the train split.
+
+The competition allowed 10,000 images in all; :func:`augment` fills the room left under the budget
+with distorted copies of training images (small rotations, affine and perspective distortion,
+elastic warps, thicker or thinner strokes, noise, crops), giving the most to the smallest classes
+first and, inside a class, to the style clusters it has fewest of (when the latest run's
+``scores.csv`` has a ``cluster`` column).
+
+Every augmented image is a new PNG, content-addressed under ``<workspace>/media/<sha[:2]>/<sha>.png``,
+with its own manifest row (``origin="augmented"``, ``parent_id`` = the source image, ``id`` =
+``aug-<sha[:12]>``, split ``train``, the parent's label) and a change-log row. A push shows them in the
+sheet like any row ("augmented from <parent>"), where ``x`` removes them. The same seed gives
+byte-identical images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import io
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import WorkspaceError
+from .versions import CHANGE_COLUMNS, MANIFEST_COLUMNS, Version, create_version
+from .workspace import Workspace
+
+#: Longest side of an augmented image. The model reads 32x32; 128 leaves room for its resizing and
+#: keeps the image legible in the sheet, and the distortions run in about a millisecond at this size.
+MAX_SIDE = 128
+#: No parent gets more than this many times the class's average number of augmented copies, so a
+#: small style cluster is boosted without filling the class with copies of two images.
+PER_PARENT_FACTOR = 3
+#: ... but any parent may get at least this many.
+MIN_PER_PARENT = 4
+
+
+@dataclass
+class AugmentReport:
+    """What :func:`augment` did."""
+
+    base: str
+    version: str | None
+    budget: int
+    seed: int
+    before: int  # images in the base version
+    added: int
+    after: int
+    train_before: dict[str, int] = field(default_factory=dict)  # per class
+    train_after: dict[str, int] = field(default_factory=dict)
+    clusters: str | None = None  # the run whose clusters guided the choice of parents
+    seconds: float = 0.0
+    reason: str = ""  # why nothing was added
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if not self.version:
+            return f"augment: nothing added to {self.base} ({self.reason})"
+        per = ", ".join(
+            f"{c} {self.train_before.get(c, 0)}->{n}" for c, n in self.train_after.items()
+        )
+        guide = f"; style clusters from {self.clusters}" if self.clusters else ""
+        return (
+            f"augment: added {self.added} images to {self.base} -> {self.version} "
+            f"({self.after} of {self.budget} images, seed {self.seed}, {self.seconds:.1f}s{guide})\n"
+            f"  train per class: {per}"
+        )
+
+
+# -- allocation (pure) -------------------------------------------------------------------------
+def water_fill(
+    counts: Mapping[Hashable, int],
+    n: int,
+    capacity: Mapping[Hashable, int] | None = None,
+) -> dict[Hashable, int]:
+    """Hand out ``n`` items one at a time to the key with the fewest (count + given so far).
+
+    Ties go to the key that comes first in ``counts``. Keys at their ``capacity`` get no more; the
+    result may sum to less than ``n`` when every key is full.
+
+    >>> water_fill({"a": 5, "b": 1, "c": 2}, 4)
+    {'a': 0, 'b': 3, 'c': 1}
+    """
+    keys = list(counts)
+    given = dict.fromkeys(keys, 0)
+    cap = capacity or {}
+    heap = [(counts[k], i) for i, k in enumerate(keys) if cap.get(k, n) > 0]
+    heapq.heapify(heap)
+    left = n
+    while left > 0 and heap:
+        c, i = heapq.heappop(heap)
+        k = keys[i]
+        given[k] += 1
+        left -= 1
+        if given[k] < cap.get(k, n):
+            heapq.heappush(heap, (c + 1, i))
+    return given
+
+
+def _stable_order(ids: Sequence[str], seed: int) -> list[str]:
+    """A seeded shuffle that does not depend on numpy's or torch's global state."""
+    return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+
+
+def plan(
+    manifest: pd.DataFrame,
+    classes: Sequence[str],
+    n_new: int,
+    clusters: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> list[tuple[str, str]]:
+    """Which parents to augment: ``[(parent id, cluster), ...]`` (a parent repeats for more copies).
+
+    Classes are balanced first (water-filling the train counts, augmented rows included); inside a
+    class the copies go to the clusters with the fewest train images, and round-robin over each
+    cluster's parents in a seeded order.
+    """
+    clusters = clusters or {}
+    train = manifest[manifest["split"] == "train"]
+    parents = train[train["origin"] != "augmented"]
+    cluster_of = {i: str(clusters.get(i, "")) for i in train["id"]}
+    for rid, pid in zip(train["id"], train["parent_id"], strict=True):
+        if pid:  # an augmented image belongs to its parent's style
+            cluster_of[rid] = str(clusters.get(pid, ""))
+    by_class = {c: parents[parents["label"] == c]["id"].tolist() for c in classes}
+    counts = Counter(train["label"])
+    per_class = water_fill({c: counts.get(c, 0) for c in classes if by_class[c]}, n_new)
+    out: list[tuple[str, str]] = []
+    for c, k in per_class.items():
+        if k == 0:
+            continue
+        pids = by_class[c]
+        cap_each = max(MIN_PER_PARENT, PER_PARENT_FACTOR * math.ceil(k / len(pids)))
+        members: dict[str, list[str]] = defaultdict(list)
+        for p in _stable_order(pids, seed):
+            members[cluster_of[p]].append(p)
+        in_class = Counter(cluster_of[i] for i in train[train["label"] == c]["id"])
+        order = sorted(members)
+        share = water_fill(
+            {g: in_class[g] for g in order}, k, {g: cap_each * len(members[g]) for g in order}
+        )
+        for g in order:
+            ps = members[g]
+            out += [(ps[j % len(ps)], g) for j in range(share[g])]
+    return out
+
+
+# -- images ------------------------------------------------------------------------------------
+def _load(path: Path):
+    """A grayscale float tensor (1, H, W) in [0, 1], longest side at most MAX_SIDE."""
+    import torch
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("L")
+        if max(im.size) > MAX_SIDE:
+            scale = MAX_SIDE / max(im.size)
+            size = (max(8, round(im.width * scale)), max(8, round(im.height * scale)))
+            im = im.resize(size, Image.Resampling.LANCZOS)
+        arr = np.asarray(im, dtype=np.float32) / 255.0
+    return torch.from_numpy(arr.copy())[None]
+
+
+def _stroke(ink, thicker: bool):
+    """Thicker or thinner strokes: a 3x3 max or min filter on the ink (1 = ink, 0 = paper)."""
+    import torch.nn.functional as F
+
+    x = ink[None]
+    x = F.max_pool2d(x, 3, 1, 1) if thicker else -F.max_pool2d(-x, 3, 1, 1)
+    return x[0]
+
+
+def _elastic(img, fill: float, grid: int = 4, pixels: float = 3.0):
+    """An elastic warp: a coarse random displacement field, smoothly upsampled.
+
+    torchvision's ``ElasticTransform`` blurs a full-size noise field with a large Gaussian kernel
+    (about 50 ms per 128 px image on a CPU); a ``grid`` x ``grid`` field upsampled bicubically gives
+    the same kind of smooth warp for a fraction of that. ``pixels`` is the typical displacement.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torchvision.transforms.v2 import functional as TF
+
+    h, w = img.shape[-2:]
+    coarse = torch.randn(1, 2, grid, grid) * pixels
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)[0]
+    # elastic() takes the displacement in normalised coordinates ([-1, 1] spans the image)
+    disp = torch.stack((field[0] * 2 / w, field[1] * 2 / h), dim=-1)[None]
+    return TF.elastic(img, disp, fill=[fill])
+
+
+def distort(img, seed: int) -> tuple[np.ndarray, list[str]]:
+    """One random distortion of ``img`` (float tensor (1, H, W) in [0, 1], light paper), seeded.
+
+    Returns the new image (uint8 array H x W) and the names of the operations applied.
+    """
+    import torch
+    from torchvision.transforms import v2
+
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)  # CPU only: seeding CUDA costs a stack trace
+        ops: list[str] = []
+        r = torch.rand(6).tolist()
+        h, w = img.shape[-2:]
+        # The geometry runs on the ink (1 - image) with the paper's ink level as fill: torchvision
+        # blends the fill at the borders in a way that is only exact for a fill near 0, and a
+        # white fill on the image itself draws a faint frame around the warped picture.
+        ink = 1.0 - img
+        paper = float(ink.median())
+        if r[0] < 0.25:
+            ink = _stroke(ink, True)
+            ops.append("thicker strokes")
+        elif r[0] < 0.5:
+            thin = _stroke(ink, False)
+            # a thin stroke would vanish: only thin when most of the ink survives
+            if (thin > 0.5).sum() >= 0.6 * (ink > 0.5).sum():
+                ink = thin
+                ops.append("thinner strokes")
+        ink = v2.RandomAffine(
+            degrees=10,
+            translate=(0.05, 0.05),
+            scale=(0.88, 1.08),
+            shear=(-8, 8, -4, 4),
+            interpolation=v2.InterpolationMode.BILINEAR,
+            fill=paper,
+        )(ink)
+        ops.append("affine")
+        if r[1] < 0.35:
+            ink = v2.RandomPerspective(distortion_scale=0.2, p=1.0, fill=paper)(ink)
+            ops.append("perspective")
+        if r[2] < 0.35:
+            ink = _elastic(ink, paper)
+            ops.append("elastic")
+        if r[3] < 0.3:
+            ink = v2.RandomResizedCrop(
+                (h, w), scale=(0.8, 1.0), ratio=(0.9 * w / h, 1.1 * w / h), antialias=True
+            )(ink)
+            ops.append("crop")
+        out = 1.0 - ink
+        if r[4] < 0.5:
+            sigma = 0.02 + 0.05 * r[5]
+            out = out + sigma * torch.randn(out.shape)
+            ops.append("noise")
+        arr = (out.clamp(0, 1)[0] * 255.0).round().to(torch.uint8).numpy()
+    return arr, ops
+
+
+def _png(arr: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _store(media_dir: Path, data: bytes) -> tuple[str, str]:
+    """Write ``data`` content-addressed; returns (sha256, path relative to the workspace)."""
+    sha = hashlib.sha256(data).hexdigest()
+    target = media_dir / sha[:2] / f"{sha}.png"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return sha, f"{media_dir.name}/{sha[:2]}/{sha}.png"
+
+
+def _seed_for(seed: int, parent: str, k: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{parent}:{k}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _clusters(ws: Workspace, version: Version) -> tuple[dict[str, str], str | None]:
+    run = ws.latest_run(version.name) or ws.latest_run()
+    scores = run.scores() if run else None
+    if scores is None or "cluster" not in scores.columns:
+        return {}, None
+    return dict(zip(scores["id"].astype(str), scores["cluster"].astype(str), strict=True)), run.id
+
+
+# -- the step ----------------------------------------------------------------------------------
+def augment(
+    ws: Workspace,
+    *,
+    budget: int | None = None,
+    seed: int = 0,
+    parent_version: str | None = None,
+) -> AugmentReport:
+    """Add augmented training images up to ``budget`` images in all, as a new current version.
+
+    ``budget`` defaults to the workspace's ``augment_budget``; ``parent_version`` (a version name)
+    defaults to the current version. Nothing is written when there is no room under the budget.
+
+    >>> report = augment(ws, budget=500, seed=1)  # doctest: +SKIP
+    >>> report.version, report.after <= 500  # doctest: +SKIP
+    ('v0003', True)
+    """
+    start = time.perf_counter()
+    budget = ws.config.augment_budget if budget is None else int(budget)
+    base = ws.version(parent_version) if parent_version else ws.current
+    manifest = base.manifest()
+    classes = list(ws.classes)
+    train = manifest[manifest["split"] == "train"]
+    before = Counter(train["label"])
+    report = AugmentReport(
+        base.name,
+        None,
+        budget,
+        seed,
+        len(manifest),
+        0,
+        len(manifest),
+        {c: before.get(c, 0) for c in classes},
+        {c: before.get(c, 0) for c in classes},
+    )
+    room = budget - len(manifest)
+    if room <= 0:
+        report.reason = f"{base.name} already holds {len(manifest)} images (budget {budget})"
+        return report
+    if train.empty or (train["origin"] == "augmented").all():
+        report.reason = f"{base.name} has no source images in train to augment"
+        return report
+    clusters, cluster_run = _clusters(ws, base)
+    report.clusters = cluster_run
+    picks = plan(manifest, classes, room, clusters, seed)
+
+    rows = manifest.set_index("id", drop=False)
+    children = Counter(manifest["parent_id"][manifest["parent_id"] != ""])
+    known_sha = set(manifest["sha256"])
+    cache: dict[str, object] = {}
+    new_rows: list[tuple] = []
+    changes: list[tuple] = []
+    for parent, cluster in picks:
+        if parent not in cache:
+            cache[parent] = _load(ws.root / rows.at[parent, "path"])
+        k = children[parent]
+        children[parent] += 1
+        arr, ops = distort(cache[parent], _seed_for(seed, parent, k))
+        data = _png(arr)
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in known_sha:  # a distortion that reproduced an existing image adds nothing
+            continue
+        known_sha.add(sha)
+        sha, rel = _store(ws.media_dir, data)
+        label = rows.at[parent, "label"]
+        aid = f"aug-{sha[:12]}"
+        new_rows.append((aid, rel, label, "train", "augmented", parent, sha))
+        why = f"augmented from {parent} ({', '.join(ops)}); balances class {label}"
+        changes.append(
+            (aid, "added", "", label, why + (f", cluster {cluster}" if cluster else ""), "augment")
+        )
+    if not new_rows:
+        report.reason = "no new images could be made"
+        return report
+    added = pd.DataFrame(new_rows, columns=MANIFEST_COLUMNS)
+    out = pd.concat([manifest, added], ignore_index=True)
+    if len(out) > budget:  # cannot happen by construction; the budget is a promise, so check it
+        raise WorkspaceError(f"augmentation would exceed the budget ({len(out)} > {budget})")
+    version = create_version(
+        ws.versions_dir,
+        out,
+        pd.DataFrame(changes, columns=CHANGE_COLUMNS),
+        parent=base.name,
+        message=f"augment: {len(added)} images (budget {budget}, seed {seed})",
+        extra={
+            "augment": {
+                "budget": budget,
+                "seed": seed,
+                "added": len(added),
+                "clusters": cluster_run,
+            }
+        },
+    )
+    ws.set_current(version.name)
+    after = Counter(out[out["split"] == "train"]["label"])
+    report.version = version.name
+    report.added = len(added)
+    report.after = len(out)
+    report.train_after = {c: after.get(c, 0) for c in classes}
+    report.seconds = round(time.perf_counter() - start, 2)
+    return report

@@ -1,0 +1,222 @@
+"""Split rebalancing: every style cluster in both train and val, in proportion.
+
+The DCAI release has strong style differences between train and val: some writing styles sit almost
+only in train, others only in val, so validation accuracy says little about them. :func:`propose`
+suggests the fewest moves that put every style cluster in both splits, at about the dataset's overall
+val share, stratified by class and cluster. People accept a suggestion by copying it into ``subset``
+in the sheet (:func:`write_suggestions` + :func:`suggestion_text` show them in ``issues``), or all of
+them are applied at once with :func:`apply`.
+
+Clusters come from the latest run's ``scores.csv`` (``cluster`` column); without one, k-means runs on
+the run's ``embeddings.npy`` (rows in ``predictions.csv`` order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import WorkspaceError
+from .versions import CHANGE_COLUMNS, Version, create_version
+from .workspace import Run, Workspace
+
+PROPOSAL_COLUMNS = ["id", "from_split", "to_split", "cluster", "label", "reason"]
+SPLITS = ("train", "val")
+#: A (cluster, class) stratum counts as "in proportion" when its val share is within this distance
+#: of the overall val share. Without slack every stratum would be nudged by one image to round
+#: exactly, which moves many images for no visible gain.
+TOLERANCE = 0.1
+SUGGESTIONS_FILE = "suggestions.csv"
+
+
+def _kmeans_clusters(run: Run, seed: int) -> dict[str, str]:
+    """k-means on the run's embeddings; k grows with the data (sqrt(n / 30), between 2 and 10)."""
+    from sklearn.cluster import KMeans
+
+    f = run.path / "embeddings.npy"
+    if not f.exists():
+        return {}
+    emb = np.load(f)
+    ids = run.predictions()["id"].astype(str).tolist()
+    if len(ids) != len(emb):
+        raise WorkspaceError(
+            f"{f} has {len(emb)} rows but predictions.csv has {len(ids)}; rerun `sheets-bridge train`"
+        )
+    k = int(min(10, max(2, round(math.sqrt(len(ids) / 30)))))
+    if len(ids) < 2 * k:
+        return {}
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(emb)
+    return {i: str(c) for i, c in zip(ids, labels, strict=True)}
+
+
+def clusters(ws: Workspace) -> tuple[dict[str, str], str | None]:
+    """Style cluster per image id, and the id of the run they came from."""
+    run = ws.latest_run(ws.current.name) or ws.latest_run()
+    if run is None:
+        return {}, None
+    scores = run.scores()
+    if scores is not None and "cluster" in scores.columns:
+        got = dict(zip(scores["id"].astype(str), scores["cluster"].astype(str), strict=True))
+        return {i: c for i, c in got.items() if c != ""}, run.id
+    return _kmeans_clusters(run, ws.config.seed), run.id
+
+
+def _order(ids: list[str], seed: int) -> list[str]:
+    return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+
+
+def plan_moves(
+    manifest: pd.DataFrame,
+    cluster_of: Mapping[str, str],
+    *,
+    tolerance: float = TOLERANCE,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The moves (pure): a frame with :data:`PROPOSAL_COLUMNS`, ordered by cluster, class, id.
+
+    Only source images in train/val with a known cluster take part. Augmented images stay with
+    their parents in train; a train image with augmented children is not moved to val (its copies
+    would leak into training), nor is an image whose bytes also occur elsewhere in the dataset.
+    """
+    m = manifest[manifest["split"].isin(SPLITS) & (manifest["origin"] != "augmented")]
+    m = m[m["id"].isin(list(cluster_of))].copy()
+    if m.empty:
+        return pd.DataFrame(columns=PROPOSAL_COLUMNS)
+    m["cluster"] = [str(cluster_of[i]) for i in m["id"]]
+    share = float((m["split"] == "val").mean())
+    parents = set(manifest["parent_id"][manifest["parent_id"] != ""])
+    dup = set(manifest["sha256"][manifest["sha256"].duplicated(keep=False)])
+    movable = ~m["sha256"].isin(dup)
+    to_val_ok = movable & ~m["id"].isin(parents)
+    out: list[tuple] = []
+    for cluster, group in m.groupby("cluster", sort=True):
+        n_c = len(group)
+        strata = {lab: g for lab, g in group.groupby("label", sort=True)}
+        cur = {lab: int((g["split"] == "val").sum()) for lab, g in strata.items()}
+        # how far each stratum's val count can move with the images allowed to move
+        up = {
+            lab: int(((g["split"] == "train") & to_val_ok.loc[g.index]).sum())
+            for lab, g in strata.items()
+        }
+        down = {
+            lab: int(((g["split"] == "val") & movable.loc[g.index]).sum())
+            for lab, g in strata.items()
+        }
+        want = {}
+        for lab, g in strata.items():
+            n = len(g)
+            lo = max(0, math.floor((share - tolerance) * n), cur[lab] - down[lab])
+            hi = min(n, math.ceil((share + tolerance) * n), cur[lab] + up[lab])
+            want[lab] = min(max(cur[lab], lo), hi) if lo <= hi else cur[lab]
+        lo_c, hi_c = _cluster_band(n_c, share, tolerance)
+        # then bring the cluster as a whole into its band, one image at a time where the
+        # stratum is furthest from proportion (ties: class order)
+        while sum(want.values()) < lo_c:
+            can = [c for c in strata if want[c] < cur[c] + up[c]]
+            if not can:
+                break
+            lab = max(can, key=lambda c: (len(strata[c]) * share - want[c], -list(strata).index(c)))
+            want[lab] += 1
+        while sum(want.values()) > hi_c:
+            can = [c for c in strata if want[c] > cur[c] - down[c]]
+            if not can:
+                break
+            lab = max(can, key=lambda c: (want[c] - len(strata[c]) * share, -list(strata).index(c)))
+            want[lab] -= 1
+        train_pct = round(100 * (1 - sum(cur.values()) / n_c))
+        for lab, g in strata.items():
+            delta = want[lab] - cur[lab]
+            if delta == 0:
+                continue
+            src, dst = ("train", "val") if delta > 0 else ("val", "train")
+            ok = to_val_ok if dst == "val" else movable
+            pool = g[(g["split"] == src) & ok.loc[g.index]]["id"].tolist()
+            why = (
+                f"cluster {cluster} is {train_pct}% train "
+                f"(target {round(100 * (1 - share))}%; class {lab}: {cur[lab]} of {len(g)} in val)"
+            )
+            out += [(i, src, dst, cluster, lab, why) for i in _order(pool, seed)[: abs(delta)]]
+    df = pd.DataFrame(out, columns=PROPOSAL_COLUMNS)
+    return df.sort_values(["cluster", "label", "id"], kind="stable").reset_index(drop=True)
+
+
+def _cluster_band(n: int, share: float, tolerance: float) -> tuple[int, int]:
+    """The val counts a cluster of ``n`` images may have: within ``tolerance`` of ``share``, and at
+    least one image in each split when it has two or more."""
+    if n < 2 or not 0 < share < 1:
+        return 0, n
+    lo, hi = math.ceil((share - tolerance) * n), math.floor((share + tolerance) * n)
+    if lo > hi:  # too small for the band: the nearest count to the share
+        lo = hi = round(share * n)
+    return max(1, lo), min(n - 1, hi)
+
+
+def propose(ws: Workspace, *, tolerance: float = TOLERANCE) -> pd.DataFrame:
+    """Moves for the current version (see :func:`plan_moves`); empty when no clusters are known.
+
+    >>> propose(ws).head(1).to_dict("records")  # doctest: +SKIP
+    [{'id': 'b1d3', 'from_split': 'train', 'to_split': 'val', 'cluster': '3', 'label': 'vii',
+      'reason': 'cluster 3 is 95% train (target 72%; class vii: 0 of 14 in val)'}]
+    """
+    cluster_of, _ = clusters(ws)
+    return plan_moves(ws.current.manifest(), cluster_of, tolerance=tolerance, seed=ws.config.seed)
+
+
+def write_suggestions(ws: Workspace, proposals: pd.DataFrame) -> Path:
+    """Store the proposals as ``<workspace>/suggestions.csv`` (replacing earlier ones) for push."""
+    path = ws.root / SUGGESTIONS_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    df = proposals[PROPOSAL_COLUMNS].copy()
+    df.insert(0, "version", ws.current.name)
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def suggestion_text(ws: Workspace) -> dict[str, str]:
+    """``{id: "suggest: move to val (cluster 3 is 95% train)"}`` for the stored suggestions that
+    still apply (the image is still in the split the suggestion moves it from)."""
+    path = ws.root / SUGGESTIONS_FILE
+    if not path.exists():
+        return {}
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    split = dict(zip(*(ws.current.manifest()[c] for c in ("id", "split")), strict=True))
+    out = {}
+    for r in df.itertuples(index=False):
+        if split.get(r.id) == r.from_split:
+            out[r.id] = f"suggest: move to {r.to_split} ({r.reason.split(' (')[0]})"
+    return out
+
+
+def apply(ws: Workspace, proposals: pd.DataFrame) -> Version:
+    """Create the next version with the moves and make it current.
+
+    Proposals whose image is no longer in the current version, or no longer in ``from_split``
+    (for example accepted in the sheet and pulled already), are skipped.
+    """
+    base = ws.current
+    manifest = base.manifest().set_index("id", drop=False)
+    changes = []
+    for r in proposals.itertuples(index=False):
+        if r.id in manifest.index and manifest.at[r.id, "split"] == r.from_split:
+            manifest.at[r.id, "split"] = r.to_split
+            changes.append((r.id, "split", r.from_split, r.to_split, r.reason, "rebalance"))
+    if not changes:
+        raise WorkspaceError(f"no proposed move applies to {base.name}; nothing to rebalance")
+    to_val = sum(1 for c in changes if c[3] == "val")
+    version = create_version(
+        ws.versions_dir,
+        manifest.reset_index(drop=True),
+        pd.DataFrame(changes, columns=CHANGE_COLUMNS),
+        parent=base.name,
+        message=f"rebalance: {to_val} moved to val, {len(changes) - to_val} to train",
+    )
+    ws.set_current(version.name)
+    return version

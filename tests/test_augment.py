@@ -1,0 +1,151 @@
+"""Augmentation: a new version within the budget, classes balanced, content-addressed images,
+byte-identical for a seed, visible in the sheet and removable there.
+
+The style clusters (``scores.csv``) used here are written by hand into a run folder, not trained.
+"""
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from sheets_bridge import loop
+from sheets_bridge.augment import augment, distort, plan, water_fill
+from sheets_bridge.workspace import Workspace
+
+from .conftest import make_image_folder
+
+
+@pytest.fixture
+def unbalanced(tmp_path):
+    """Train: i and ii have 8 images each, iii and iv 3; val 2 each."""
+    root = tmp_path / "data"
+    make_image_folder(root, {"train": 8, "val": 2}, classes=("i", "ii"))
+    make_image_folder(root, {"train": 3, "val": 2}, classes=("iii", "iv"), seed=1)
+    return root
+
+
+def train_counts(manifest):
+    return manifest[manifest["split"] == "train"]["label"].value_counts().to_dict()
+
+
+def test_augment_fills_the_budget_and_balances_classes(unbalanced, tmp_path):
+    ws = loop.init(unbalanced, tmp_path / "ws")
+    before = ws.current.manifest()
+    report = augment(ws, budget=len(before) + 12, seed=3)
+    assert report.version == "v0002" and Workspace(ws.root).current.name == "v0002"
+    m = ws.current.manifest()
+    assert len(m) == len(before) + 12 == report.after
+    # 10 copies lift iii and iv to 8, the last 2 go to the first classes in order
+    assert train_counts(m) == {"i": 9, "ii": 9, "iii": 8, "iv": 8}
+    aug = m[m["origin"] == "augmented"]
+    assert (aug["split"] == "train").all() and aug["parent_id"].isin(before["id"]).all()
+    parents = before.set_index("id")
+    assert (aug["label"].to_numpy() == parents.loc[aug["parent_id"], "label"].to_numpy()).all()
+    for row in aug.itertuples():
+        data = (ws.root / row.path).read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        assert row.sha256 == sha and row.id == f"aug-{sha[:12]}"
+        assert row.path == f"media/{sha[:2]}/{sha}.png"
+        with Image.open(ws.root / row.path) as im:
+            assert im.mode == "L"
+    changes = ws.current.changes()
+    assert set(changes["field"]) == {"added"} and set(changes["source"]) == {"augment"}
+    assert set(changes["id"]) == set(aug["id"])
+    assert changes["reason"].str.startswith("augmented from ").all()
+    assert ws.version("v0001").manifest().equals(before)  # the base version is untouched
+    assert "added 12 images" in report.describe()
+
+
+def test_augment_is_byte_identical_for_a_seed(unbalanced, tmp_path):
+    made = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        ws = loop.init(unbalanced, tmp_path / name)
+        augment(ws, budget=40, seed=seed)
+        m = ws.current.manifest()
+        made[name] = m[m["origin"] == "augmented"][["id", "parent_id", "sha256"]]
+    assert made["a"].equals(made["b"])
+    assert set(made["a"]["sha256"]).isdisjoint(made["c"]["sha256"])
+
+
+def test_no_room_under_the_budget_writes_nothing(unbalanced, tmp_path):
+    ws = loop.init(unbalanced, tmp_path / "ws")
+    report = augment(ws, budget=len(ws.current.manifest()))
+    assert report.version is None and "budget" in report.reason
+    assert [v.name for v in ws.versions()] == ["v0001"]
+
+
+def test_augmenting_again_makes_new_images_and_counts_the_old_ones(unbalanced, tmp_path):
+    ws = loop.init(unbalanced, tmp_path / "ws")
+    augment(ws, budget=40, seed=0)
+    report = augment(ws, budget=48, seed=0)
+    m = ws.current.manifest()
+    assert report.version == "v0003" and len(m) == 48 and not m["id"].duplicated().any()
+    assert train_counts(m) == {"i": 10, "ii": 10, "iii": 10, "iv": 10}
+
+
+def test_small_style_clusters_get_more_copies(unbalanced, tmp_path):
+    ws = loop.init(unbalanced, tmp_path / "ws")
+    m = ws.current.manifest()
+    ids = m[(m["split"] == "train") & (m["label"] == "i")]["id"].tolist()
+    cluster = {i: ("rare" if i == ids[0] else "common") for i in m["id"]}
+    run = ws.new_run(ws.current, "fast", 0)
+    pd.DataFrame({"id": list(cluster), "cluster": list(cluster.values())}).to_csv(
+        run.path / "scores.csv", index=False
+    )
+    (run.path / "metrics.json").write_text(json.dumps({}))
+    ws.update_run(run, state="done")
+    report = augment(ws, budget=len(m) + 2 + 10, seed=0)  # iii, iv +5 each; i and ii +1 each
+    assert report.clusters == run.id
+    aug = ws.current.manifest().query("origin == 'augmented' and label == 'i'")
+    assert aug["parent_id"].tolist() == [ids[0]]  # the rare style of class i gets the copy
+    reasons = ws.current.changes().set_index("id").loc[aug["id"], "reason"]
+    assert reasons.str.endswith("cluster rare").all()
+
+
+def test_augmented_rows_appear_in_the_sheet_and_x_removes_them(unbalanced, tmp_path):
+    ws = loop.init(unbalanced, tmp_path / "ws")
+    augment(ws, budget=len(ws.current.manifest()) + 4, seed=0)
+    loop.push(ws)
+    rows = ws.sheet().read().by_id()
+    aug = ws.current.manifest().query("origin == 'augmented'")
+    first = aug.iloc[0]
+    assert rows[first["id"]]["issues"].startswith(f"augmented from {first['parent_id']}")
+    ws.sheet().edit([(first["id"], "override", "x")])
+    report = loop.pull(ws)
+    assert report.removed == 1
+    assert first["id"] not in set(Workspace(ws.root).current.manifest()["id"])
+
+
+def test_water_fill_and_plan_respect_capacity_and_order():
+    assert water_fill({"a": 5, "b": 1, "c": 2}, 4) == {"a": 0, "b": 3, "c": 1}
+    assert water_fill({"a": 0, "b": 0}, 10, {"a": 2, "b": 3}) == {"a": 2, "b": 3}
+    manifest = pd.DataFrame(
+        {
+            "id": ["p1", "p2", "q1"],
+            "path": ["", "", ""],
+            "label": ["i", "i", "ii"],
+            "split": ["train", "train", "train"],
+            "origin": ["source"] * 3,
+            "parent_id": [""] * 3,
+            "sha256": ["1", "2", "3"],
+        }
+    )
+    picks = plan(manifest, ["i", "ii"], 5)
+    assert sorted(p for p, _ in picks).count("q1") == 3  # ii: 1 -> 4, i: 2 -> 3
+    assert plan(manifest, ["i", "ii"], 5) == picks
+
+
+def test_distort_keeps_the_size_and_changes_the_image():
+    import torch
+
+    img = torch.ones(1, 40, 30)
+    img[0, 5:35, 12:18] = 0.0  # one dark stroke
+    out, ops = distort(img, 1)
+    again, _ = distort(img, 1)
+    assert out.shape == (40, 30) and out.dtype == np.uint8 and "affine" in ops
+    assert np.array_equal(out, again) and not np.array_equal(out, (img[0].numpy() * 255))
+    assert (out < 128).sum() > 0.5 * (img < 0.5).sum()  # the stroke is still there
