@@ -1,0 +1,555 @@
+"""The Google Sheets backend: one worksheet of a spreadsheet, through gspread.
+
+This is the only module that imports gspread. It uses gspread's low-level ``HTTPClient`` (one method
+per API call, no hidden metadata fetches) over :class:`~sheets_bridge.sheets.retry.SheetsSession`,
+which redirects, paces and retries.
+
+A push (``write``) costs, whatever the number of rows:
+
+1. one read: ``spreadsheets.get`` with a field mask returning the worksheet's values and the
+   metadata the write needs (sheet id, grid size, whether it was set up);
+2. one ``spreadsheets:batchUpdate`` to grow the grid, only when rows or columns must be added
+   (the API refuses value writes outside the grid);
+3. ``values:batchUpdate`` calls of at most ~2 MB each, ``valueInputOption=RAW``: every value is
+   stored as given, so ``=1+1``, ``+33``, ``@x`` or ``1/2`` from a file name or a person stay text;
+4. one ``values:batchGet`` of the header row and the id column, to check that nobody sorted rows or
+   moved columns under the write (if they did: re-read, put back what was hit, write again, at most
+   three times);
+5. one ``spreadsheets:batchUpdate`` with the tool's ``=IMAGE()`` cells as explicit ``formulaValue``
+   (no other value is ever parsed), the first push's set-up, and the sort.
+
+A pull (``read``) is one ``values.get``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import google.auth
+import google.auth.exceptions
+import gspread
+import requests
+from google.auth.credentials import AnonymousCredentials, Credentials
+from gspread.exceptions import APIError
+
+from ..config import Config
+from ..errors import AuthError, ConfigError, SheetError
+from . import Cell, Formula, SheetTable, SheetWrite
+from .gridplan import (
+    KEY,
+    Grid,
+    Plan,
+    check_grid,
+    col_letter,
+    formula_requests,
+    grid_from_spreadsheet,
+    grid_from_values,
+    growth_requests,
+    layout_matches,
+    pack,
+    plan_write,
+    quote_title,
+    raw_value,
+    repair,
+    setup_requests,
+    sort_request,
+    value_ranges,
+)
+from .retry import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
+
+#: Enough to open a spreadsheet by id and read and write it; Drive is not needed.
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+#: Another Sheets API v4 server (tests, emulators, proxies); wins over the ``api_endpoint`` setting.
+ENV_ENDPOINT = "SHEETS_BRIDGE_SHEETS_API"
+#: Google allows 60 read and 60 write requests per minute per user; stay a little under.
+REQUESTS_PER_MINUTE = 55
+MAX_REPAIRS = 3
+_FIELDS = (
+    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
+    "developerMetadata(metadataKey),data.rowData.values.formattedValue)"
+)
+
+NO_CREDENTIALS = (
+    "no Google credentials found. Do one of these, then try again:\n"
+    "  1. service account: create a key (JSON) in Google Cloud console (IAM > Service accounts), share "
+    'the spreadsheet with the account\'s client_email as Editor, and set credentials = "/path/key.json" '
+    "in sheets-bridge.toml (or export GOOGLE_APPLICATION_CREDENTIALS=/path/key.json);\n"
+    "  2. your own account: set oauth = true (needs an OAuth desktop client saved as "
+    "~/.config/gspread/credentials.json);\n"
+    "  3. application default credentials: gcloud auth application-default login "
+    "--scopes=https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/cloud-platform"
+)
+
+
+def spreadsheet_key(value: str) -> str:
+    """The spreadsheet id from an id or any ``docs.google.com/spreadsheets/d/<id>/...`` URL."""
+    value = value.strip()
+    m = re.search(r"/spreadsheets/d/([a-zA-Z0-9_-]+)", value)
+    key = m.group(1) if m else value
+    if not re.fullmatch(r"[a-zA-Z0-9_-]+", key or ""):
+        raise ConfigError(
+            f"spreadsheet = {value!r} is neither a spreadsheet id nor a Google Sheets URL "
+            "(https://docs.google.com/spreadsheets/d/<id>/edit)"
+        )
+    return key
+
+
+def resolve_endpoint(config: Config, env: dict[str, str] | os._Environ | None = None) -> str | None:
+    """The Sheets API server to use: ``SHEETS_BRIDGE_SHEETS_API``, else ``api_endpoint``, else Google."""
+    env = os.environ if env is None else env
+    endpoint = (env.get(ENV_ENDPOINT) or config.api_endpoint or "").strip().rstrip("/")
+    if not endpoint:
+        return None
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(
+            f"api_endpoint = {endpoint!r} must be an http(s) URL such as http://127.0.0.1:8085"
+        )
+    return endpoint
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    host = urlparse(endpoint or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_credentials(
+    config: Config, workspace_root: Path, endpoint: str | None
+) -> tuple[Credentials, str]:
+    """Credentials and who they are (for messages and the shared quota).
+
+    Order: the ``credentials`` key file; gspread's OAuth user flow when ``oauth = true``; nothing for a
+    loopback ``api_endpoint``; else ``GOOGLE_APPLICATION_CREDENTIALS`` and application default
+    credentials. Every failure is one :class:`AuthError` saying what to do.
+    """
+    if config.credentials:
+        path = Path(config.credentials).expanduser()
+        path = path if path.is_absolute() else Path(workspace_root) / path
+        if not path.is_file():
+            raise AuthError(
+                f"the credentials file {path} does not exist (setting `credentials`). {NO_CREDENTIALS}"
+            )
+        try:
+            creds, _ = google.auth.load_credentials_from_file(str(path), scopes=list(SCOPES))
+        except (google.auth.exceptions.DefaultCredentialsError, ValueError, KeyError) as exc:
+            raise AuthError(
+                f"{path} is not a usable Google credentials file ({exc}). Download a service-account "
+                "key (JSON, type service_account) from Google Cloud console and point `credentials` to it"
+            ) from None
+        return creds, _principal(creds)
+    if config.oauth:
+        return _oauth_credentials()
+    if is_loopback(endpoint):
+        return AnonymousCredentials(), "anonymous"
+    try:
+        creds, _ = google.auth.default(scopes=list(SCOPES))
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise AuthError(f"{NO_CREDENTIALS}\n({exc})") from None
+    return creds, _principal(creds)
+
+
+def _principal(creds: Credentials) -> str:
+    return str(
+        getattr(creds, "service_account_email", None) or getattr(creds, "client_id", None) or "user"
+    )
+
+
+def _oauth_credentials() -> tuple[Credentials, str]:
+    from gspread import auth
+
+    user_file = auth.DEFAULT_AUTHORIZED_USER_FILENAME
+    client_file = auth.DEFAULT_CREDENTIALS_FILENAME
+    if not user_file.exists() and not client_file.exists():
+        raise AuthError(
+            f"oauth = true needs an OAuth client: in Google Cloud console create an OAuth client ID of type "
+            f"Desktop app, download it as {client_file}, then run the command again to sign in"
+        )
+    try:
+        client = gspread.oauth(
+            scopes=list(SCOPES),
+            credentials_filename=client_file,
+            authorized_user_filename=user_file,
+        )
+    except (ValueError, KeyError, OSError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise AuthError(
+            f"the OAuth sign-in failed ({exc}); delete {user_file} and try again"
+        ) from None
+    creds = client.http_client.auth
+    return creds, _principal(creds)
+
+
+class GoogleSheet:
+    """The :class:`~sheets_bridge.sheets.Sheet` kept in one worksheet of a Google spreadsheet.
+
+    >>> sheet = GoogleSheet("1AbC...", "images", endpoint="http://127.0.0.1:8085")  # doctest: +SKIP
+    >>> sheet.read().header                                                      # doctest: +SKIP
+    ('id', 'image', ...)
+    """
+
+    def __init__(
+        self,
+        spreadsheet: str,
+        worksheet: str = "images",
+        *,
+        credentials: Credentials | None = None,
+        principal: str = "anonymous",
+        endpoint: str | None = None,
+        policy: RetryPolicy | None = None,
+        requests_per_minute: int | None = REQUESTS_PER_MINUTE,
+        rate_window: float = 60.0,
+    ):
+        self.key = spreadsheet_key(spreadsheet)
+        self.title = worksheet
+        self.url = f"https://docs.google.com/spreadsheets/d/{self.key}/edit"
+        self.endpoint = endpoint
+        self.principal = principal
+        where = endpoint or "https://sheets.googleapis.com"
+        limits = {}
+        if requests_per_minute:
+            limits = {
+                kind: shared_limiter(where, principal, kind, requests_per_minute, rate_window)
+                for kind in ("read", "write")
+            }
+        self.session = SheetsSession(
+            credentials or AnonymousCredentials(),
+            endpoint=endpoint,
+            policy=policy,
+            read_limiter=limits.get("read"),
+            write_limiter=limits.get("write"),
+        )
+        self._http = gspread.Client(auth=None, session=self.session).http_client  # type: ignore[arg-type]
+
+    @classmethod
+    def from_config(cls, config: Config, workspace_root: Path) -> GoogleSheet:
+        """The worksheet a workspace's settings point to (``spreadsheet``, ``worksheet``, auth, endpoint).
+
+        A loopback endpoint is a test server or emulator: no credentials are needed and no pacing
+        is applied (there is no Google quota to respect).
+        """
+        if not config.spreadsheet:
+            raise ConfigError(
+                "backend = 'google' needs spreadsheet = '<id or URL>' in sheets-bridge.toml"
+            )
+        endpoint = resolve_endpoint(config)
+        creds, principal = load_credentials(config, Path(workspace_root), endpoint)
+        return cls(
+            config.spreadsheet,
+            config.worksheet,
+            credentials=creds,
+            principal=principal,
+            endpoint=endpoint,
+            requests_per_minute=None if is_loopback(endpoint) else REQUESTS_PER_MINUTE,
+        )
+
+    # -- the Sheet protocol ----------------------------------------------------------------------
+    def read(self) -> SheetTable:
+        """The worksheet as people see it (one ``values.get``); empty when it does not exist yet."""
+        with self._errors():
+            try:
+                data = self._http.values_get(
+                    self.key,
+                    quote_title(self.title),
+                    params={"valueRenderOption": "FORMATTED_VALUE"},
+                )
+            except APIError as exc:
+                if _missing_range(exc):
+                    return SheetTable((), ())
+                raise
+        return table(grid_from_values(self.title, data.get("values", [])))
+
+    def write(self, change: SheetWrite) -> None:
+        """Apply a push or pull (see the module docstring for the requests it makes)."""
+        with self._errors():
+            grid = self._read_grid()
+            if grid is None:
+                self._add_worksheet(change)
+                grid = self._read_grid()
+                if grid is None:
+                    raise SheetError(f"the worksheet {self.title!r} could not be created")
+            first = grid
+            grid, plan = self._apply(
+                grid, plan_write(grid, change), lambda g: plan_write(g, change)
+            )
+            self._finish(first, grid, plan, change)
+
+    def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
+        """Set cells ``(id, column, value)`` as a person would; values are written raw.
+
+        Google records who edited; ``author`` is not stored here. Returns how many cells changed.
+        """
+        edits = list(edits)
+        if not edits:
+            return 0
+        with self._errors():
+            grid = self._read_grid()
+            if grid is None:
+                raise SheetError(f"the worksheet {self.title!r} does not exist yet; push first")
+            plan = plan_edit(grid, edits)
+            if plan.cells:
+                self._apply(grid, plan, lambda g: plan_edit(g, edits))
+            return len(plan.cells)
+
+    # -- requests ----------------------------------------------------------------------------------
+    def _read_grid(self) -> Grid | None:
+        params = {"ranges": quote_title(self.title), "fields": _FIELDS}
+        try:
+            payload = self._http.fetch_sheet_metadata(self.key, params=params)  # type: ignore[arg-type]
+        except APIError as exc:
+            if _missing_range(exc):
+                return None
+            raise
+        return grid_from_spreadsheet(payload, self.title)
+
+    def _add_worksheet(self, change: SheetWrite) -> None:
+        rows = 1 + len(change.updates) + len(change.appends)
+        props = {
+            "title": self.title,
+            "gridProperties": {
+                "rowCount": max(rows, 100),
+                "columnCount": max(len(change.header), 26),
+            },
+        }
+        try:
+            self._http.batch_update(self.key, {"requests": [{"addSheet": {"properties": props}}]})
+        except APIError as exc:
+            if "already exists" not in str(exc.error.get("message", "")):
+                raise  # else someone (or an earlier try of ours) created it meanwhile
+
+    def _grow(self, grid: Grid, plan: Plan) -> None:
+        if grid.sheet_id is None or (
+            plan.rows_needed <= grid.row_count and plan.cols_needed <= grid.col_count
+        ):
+            return
+        grid.row_count = max(grid.row_count, plan.rows_needed)
+        grid.col_count = max(grid.col_count, plan.cols_needed)
+        size = {"rowCount": grid.row_count, "columnCount": grid.col_count}
+        props = {"sheetId": grid.sheet_id, "gridProperties": size}
+        fields = "gridProperties.rowCount,gridProperties.columnCount"
+        # Absolute sizes, so that repeating the request after a lost answer changes nothing.
+        self._http.batch_update(
+            self.key,
+            {"requests": [{"updateSheetProperties": {"properties": props, "fields": fields}}]},
+        )
+
+    def _send_values(self, plan: Plan) -> None:
+        appended = set(plan.new_rows)
+        groups: tuple[dict, dict, dict] = ({}, {}, {})
+        for (r, c), v in plan.cells.items():
+            groups[0 if r == 0 else 2 if r in appended else 1][(r, c)] = v
+        # Header, existing rows and new rows are packed separately: a range over existing rows then
+        # never spans a human column (new rows may carry human values, existing rows never do).
+        items = [item for g in groups if g for item in value_ranges(self.title, g)]
+        for data in pack(items):
+            self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": data})
+
+    def _layout_now(self, plan: Plan) -> tuple[list[str], list[str]]:
+        key = col_letter(plan.header.index(KEY)) if KEY in plan.header else "A"
+        q = quote_title(self.title)
+        answer = self._http.values_batch_get(self.key, [f"{q}!1:1", f"{q}!{key}:{key}"])
+        header, column = (vr.get("values", []) for vr in answer.get("valueRanges", [{}, {}]))
+        return [str(v) for v in (header[0] if header else [])], [
+            str(r[0]) if r else "" for r in column
+        ]
+
+    def _apply(self, grid: Grid, plan: Plan, replan: Callable[[Grid], Plan]) -> tuple[Grid, Plan]:
+        """Write ``plan``'s values, check nobody moved rows or columns under them, repair if they did."""
+        for _ in range(MAX_REPAIRS + 1):
+            self._grow(grid, plan)
+            self._send_values(plan)
+            if not plan.cells and not plan.formulas:
+                return grid, plan
+            if layout_matches(plan, *self._layout_now(plan)):
+                return grid, plan
+            # Rows were sorted, inserted or deleted, or columns moved, while we wrote: look again,
+            # put back what the write hit (from what we read before), and write the plan again.
+            now = self._read_grid()
+            if now is None:
+                raise SheetError(f"the worksheet {self.title!r} was deleted while writing")
+            fixes = repair(grid, now, plan.cells)
+            fixed = now.with_cells(fixes)
+            again = replan(fixed)
+            again.cells = {**fixes, **again.cells}
+            again.ids.update(
+                {
+                    r: i
+                    for r, i in enumerate(fixed.ids(), start=1)
+                    if (r, 0) in fixes or any(k[0] == r for k in fixes)
+                }
+            )
+            grid, plan = fixed, again
+        raise SheetError(
+            f"rows or columns of {self.title!r} kept moving while writing ({MAX_REPAIRS} tries); "
+            "no human cell was overwritten, but model cells may be out of place: push again"
+        )
+
+    def _finish(self, first: Grid, grid: Grid, plan: Plan, change: SheetWrite) -> None:
+        """The one formatting batch: formulas, first set-up or formats for what was added, the sort."""
+        if grid.sheet_id is None:
+            return
+        sid = grid.sheet_id
+        data_rows = max(plan.rows_needed - 1, grid.data_rows)
+        known = set(first.ids())
+        new_rows = [r for r, rid in plan.ids.items() if rid not in known]
+        new_cols = [c for c, name in enumerate(plan.header) if name and name not in first.header]
+        tail: list[dict] = []
+        set_up = not grid.set_up and bool(change.choices)
+        if set_up:
+            tail += setup_requests(
+                sid, plan.header, change.human_columns, change.choices, data_rows, change.header
+            )
+        elif grid.set_up:
+            tail += growth_requests(
+                sid, plan.header, new_cols, new_rows, change.human_columns, change.choices
+            )
+        if change.sort_by and change.sort_by in plan.header and data_rows > 1:
+            width = max(plan.cols_needed, len(plan.header))
+            tail.append(sort_request(sid, plan.header.index(change.sort_by), data_rows, width))
+        batches = pack(formula_requests(sid, plan.formulas))
+        if tail:
+            if batches and sum(len(str(r)) for r in batches[-1]) + len(str(tail)) < 1_900_000:
+                batches[-1] += tail
+            else:
+                batches.append(tail)
+        for i, batch in enumerate(batches):
+            if set_up and i == len(batches) - 1:
+                self._send_setup(batch)
+            else:
+                self._http.batch_update(self.key, {"requests": batch})
+
+    def _send_setup(self, batch: list[dict]) -> None:
+        """Send the batch that sets the worksheet up, exactly once.
+
+        Adding protections and rules twice would leave duplicates, so a connection lost after
+        sending is not retried blindly: the marker the batch creates tells whether it ran (a batch
+        is applied entirely or not at all).
+        """
+        for _ in range(self.session.policy.attempts):
+            try:
+                with self.session.no_blind_retry():
+                    self._http.batch_update(self.key, {"requests": batch})
+                return
+            except AmbiguousRequest:
+                grid = self._read_grid()
+                if grid is not None and grid.set_up:
+                    return
+        raise SheetError(
+            f"could not set up the worksheet {self.title!r}: the connection kept failing"
+        )
+
+    # -- errors ------------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        where = self.endpoint or "https://sheets.googleapis.com"
+        try:
+            yield
+        except APIError as exc:
+            raise self._api_error(exc) from None
+        except google.auth.exceptions.RefreshError as exc:
+            raise AuthError(
+                f"Google refused the credentials of {self.principal} ({exc}). The key may be deleted or "
+                "revoked: create a new key, or sign in again (oauth)"
+            ) from None
+        except google.auth.exceptions.TransportError as exc:
+            raise SheetError(
+                f"cannot reach Google's sign-in server to refresh credentials ({exc}); check the network"
+            ) from None
+        except requests.RequestException as exc:
+            raise SheetError(
+                f"cannot reach the Sheets API at {where} after {self.session.policy.attempts} tries ({exc}); "
+                "check the network or api_endpoint, then try again"
+            ) from None
+
+    def _api_error(self, exc: APIError) -> SheetError:
+        code = exc.response.status_code if exc.response is not None else exc.code
+        message = str(exc.error.get("message", "")).strip()
+        if code == 401:
+            return AuthError(
+                f"the Sheets API refused the credentials (401: {message}). {NO_CREDENTIALS}"
+            )
+        if code == 403:
+            if "has not been used" in message or "is disabled" in message:
+                return AuthError(
+                    f"enable the Google Sheets API for the credentials' project (403: {message})"
+                )
+            return AuthError(
+                f"{self.principal} may not edit spreadsheet {self.key} (403: {message}); share the "
+                "spreadsheet with it as Editor"
+            )
+        if code == 404:
+            return SheetError(
+                f"spreadsheet {self.key} not found (404); check `spreadsheet` in sheets-bridge.toml"
+            )
+        if code == 429:
+            return SheetError(
+                f"the Sheets API quota is used up (429: {message}) even after waiting and retrying; "
+                "wait a minute and try again"
+            )
+        if code >= 500:
+            return SheetError(
+                f"the Sheets API kept failing ({code}: {message}); try again in a few minutes"
+            )
+        return SheetError(f"the Sheets API rejected a request ({code}: {message})")
+
+
+def _missing_range(exc: APIError) -> bool:
+    """A 400 saying the worksheet's name does not parse as a range: the worksheet does not exist."""
+    return exc.code == 400 and "Unable to parse range" in str(exc.error.get("message", ""))
+
+
+def table(grid: Grid) -> SheetTable:
+    """What ``read`` returns: named columns only, blank rows dropped, cells as shown."""
+    header = grid.header
+    named = [(i, n) for i, n in enumerate(header) if n]
+    first: dict[str, int] = {}
+    for i, n in named:
+        first.setdefault(n, i)
+    rows = []
+    for r in range(1, len(grid.cells)):
+        if not any(v.strip() for v in grid.cells[r]):
+            continue
+        rows.append({n: grid.cell(r, i) for n, i in first.items()})
+    return SheetTable(tuple(n for _, n in named), tuple(rows))
+
+
+def plan_edit(grid: Grid, edits: list[tuple[str, str, Cell]]) -> Plan:
+    """The cells a person's edits change (raw values; unchanged cells are left out)."""
+    check_grid(grid)
+    index = {n: i for i, n in enumerate(grid.header) if n}
+    position = {rid: i + 1 for i, rid in enumerate(grid.ids()) if rid}
+    plan = Plan(header=list(grid.header))
+    for rid, column, value in edits:
+        if column not in index:
+            raise SheetError(f"the sheet has no column {column!r}")
+        if rid not in position:
+            raise SheetError(f"the sheet has no row with id {rid!r}")
+        r, c = position[rid], index[column]
+        raw = raw_value(str(value) if isinstance(value, Formula) else value)
+        if _shows_as(grid.cell(r, c), raw):
+            plan.cells.pop((r, c), None)
+            continue
+        plan.cells[(r, c)] = raw
+        plan.ids[r] = rid
+    plan.rows_needed, plan.cols_needed = len(grid.cells), grid.width
+    return plan
+
+
+def _shows_as(text: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return text == ("TRUE" if value else "FALSE")
+    if isinstance(value, (int, float)):
+        try:
+            return float(text) == float(value)
+        except ValueError:
+            return False
+    return text == str(value)

@@ -1,0 +1,648 @@
+"""Pure planning for the Google backend: where every cell of a write goes, and how to undo a race.
+
+Nothing here does I/O. :func:`plan_write` maps a :class:`~sheets_bridge.sheets.SheetWrite` (rows by
+id) onto the worksheet as it was read (rows by position); :func:`value_ranges` packs the cells into
+``values:batchUpdate`` bodies under the payload limit; :func:`repair` works out which cells a write
+hit by mistake when people sorted rows or moved columns while it ran, and what they held before.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ..errors import SheetError
+from ..schema import duplicate_ids
+from . import Cell, Formula, SheetWrite
+
+KEY = "id"
+#: Google recommends request bodies of at most about 2 MB; leave room for the JSON around values.
+MAX_PAYLOAD = 1_900_000
+#: Developer metadata key that marks a worksheet this tool has set up (frozen header, dropdowns...).
+SETUP_KEY = "sheets_bridge"
+
+RawCell = str | int | float | bool | None
+
+
+def col_letter(index: int) -> str:
+    """0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``."""
+    out, n = "", index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def quote_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def a1(title: str, row0: int, col0: int, row1: int | None = None, col1: int | None = None) -> str:
+    """A1 range of 0-based inclusive cell coordinates on worksheet ``title``."""
+    start = f"{col_letter(col0)}{row0 + 1}"
+    row1 = row0 if row1 is None else row1
+    col1 = col0 if col1 is None else col1
+    end = f"{col_letter(col1)}{row1 + 1}"
+    return f"{quote_title(title)}!{start}" + ("" if end == start else f":{end}")
+
+
+@dataclass
+class Grid:
+    """One read of a worksheet: texts as people see them, and what the metadata said.
+
+    ``cells[0]`` is the header row; ``cells[i]`` is sheet row ``i + 1`` (1-based). Rows are trimmed
+    of trailing blanks, as the API sends them.
+    """
+
+    title: str
+    cells: list[list[str]]
+    sheet_id: int | None = None
+    row_count: int = 0
+    col_count: int = 0
+    set_up: bool = False
+
+    @property
+    def header(self) -> list[str]:
+        return [h.strip() for h in self.cells[0]] if self.cells else []
+
+    @property
+    def data_rows(self) -> int:
+        return max(0, len(self.cells) - 1)
+
+    @property
+    def width(self) -> int:
+        return max((len(r) for r in self.cells), default=0)
+
+    def column(self, name: str) -> int | None:
+        header = self.header
+        return header.index(name) if name in header else None
+
+    def cell(self, row: int, col: int) -> str:
+        if row < len(self.cells) and col < len(self.cells[row]):
+            return self.cells[row][col]
+        return ""
+
+    def ids(self) -> list[str]:
+        """The id of each data row (``""`` where blank), in sheet order."""
+        c = self.column(KEY)
+        if c is None:
+            return [""] * self.data_rows
+        return [self.cell(r, c).strip() for r in range(1, len(self.cells))]
+
+    def with_cells(self, changes: Mapping[tuple[int, int], RawCell]) -> Grid:
+        """A copy with some cells replaced (what the sheet holds after writing them)."""
+        cells = [list(r) for r in self.cells]
+        for (r, c), value in changes.items():
+            while len(cells) <= r:
+                cells.append([])
+            row = cells[r]
+            row.extend([""] * (c + 1 - len(row)))
+            row[c] = _as_text(value)
+        return Grid(
+            self.title, _trim(cells), self.sheet_id, self.row_count, self.col_count, self.set_up
+        )
+
+
+def _trim(rows: list[list[str]]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        while r and r[-1] == "":
+            r = r[:-1]
+        out.append(r)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def grid_from_values(title: str, values: Iterable[Iterable[object]]) -> Grid:
+    """A grid from a ``values.get`` answer (``values`` may be absent for an empty sheet)."""
+    return Grid(title, _trim([[_as_text(v) for v in row] for row in values]))
+
+
+def grid_from_spreadsheet(payload: Mapping, title: str) -> Grid | None:
+    """The worksheet ``title`` from a ``spreadsheets.get`` answer with grid data; None if absent."""
+    for sheet in payload.get("sheets", []):
+        props = sheet.get("properties", {})
+        if props.get("title") != title:
+            continue
+        data = (sheet.get("data") or [{}])[0]
+        first = int(data.get("startRow", 0))
+        rows = [[""] for _ in range(first)] + [
+            [c.get("formattedValue", "") for c in rd.get("values", [])]
+            for rd in data.get("rowData", [])
+        ]
+        grid = props.get("gridProperties", {})
+        marks = sheet.get("developerMetadata", [])
+        return Grid(
+            title,
+            _trim(rows),
+            sheet_id=int(props.get("sheetId", 0)),
+            row_count=int(grid.get("rowCount", 0)),
+            col_count=int(grid.get("columnCount", 0)),
+            set_up=any(m.get("metadataKey") == SETUP_KEY for m in marks),
+        )
+    return None
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+def raw_value(value: Cell) -> RawCell:
+    """A cell as JSON for a RAW write: numbers stay numbers, text stays text, nothing is parsed."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # the common cases, without ABC checks
+        return value  # type: ignore[return-value]
+    if kind is float:
+        return value if math.isfinite(value) else ""  # type: ignore[arg-type,return-value]
+    if hasattr(value, "dtype") and hasattr(value, "item"):  # numpy scalars from pandas frames
+        value = value.item()  # type: ignore[union-attr]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return f if math.isfinite(f) else ""
+    return str(value)
+
+
+@dataclass
+class Plan:
+    """Cells to write in sheet coordinates (row 0 = header), and what the write expects to find."""
+
+    cells: dict[tuple[int, int], RawCell] = field(default_factory=dict)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
+    ids: dict[int, str] = field(default_factory=dict)
+    new_columns: list[int] = field(default_factory=list)
+    new_rows: list[int] = field(default_factory=list)
+    rows_needed: int = 0
+    cols_needed: int = 0
+
+    def expected(self) -> tuple[dict[int, str], dict[int, str]]:
+        """Header names by column and ids by row at every position this plan writes."""
+        cols = {c for _, c in self.cells} | {c for _, c in self.formulas}
+        names = {c: self.header[c] for c in cols if c < len(self.header)}
+        if KEY in self.header:
+            names[self.header.index(KEY)] = KEY
+        return names, dict(self.ids)
+
+
+def check_grid(grid: Grid) -> None:
+    """Stop on a header the write could not map, or on rows it could not tell apart."""
+    names = [h for h in grid.header if h]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SheetError(
+            f"the worksheet {grid.title!r} repeats header(s) {repeated}; rename or delete the "
+            "copies, then try again"
+        )
+    if grid.data_rows and any(grid.cells[1:]) and KEY not in names:
+        raise SheetError(
+            f"the worksheet {grid.title!r} has no {KEY!r} column; rows are matched by id. Restore "
+            f"the header cell {KEY!r} or clear the worksheet to start over"
+        )
+    dup = duplicate_ids(i for i in grid.ids() if i)
+    if dup:
+        more = f" and {len(dup) - 20} more" if len(dup) > 20 else ""
+        raise SheetError(
+            f"the worksheet {grid.title!r} has several rows with the same id: "
+            f"{', '.join(dup[:20])}{more}; delete the extra rows, then try again"
+        )
+
+
+def plan_write(grid: Grid, change: SheetWrite) -> Plan:
+    """Place a write on the grid: existing rows by id, new rows below, missing columns at the end.
+
+    An update for an id the sheet no longer has becomes an appended row; an append for an id it
+    already has becomes an update of its non-human cells. Human cells of existing rows are never in
+    the plan.
+    """
+    check_grid(grid)
+    human = set(change.human_columns)
+    plan = Plan(header=list(grid.header))
+    index = {n: i for i, n in enumerate(plan.header) if n}
+    wanted = [*change.header]
+    wanted += [c for cells in change.updates.values() for c in cells]
+    wanted += [c for cells in change.appends for c in cells]
+    if KEY not in index and KEY not in wanted and (change.appends or change.updates):
+        wanted.insert(0, KEY)
+    nxt = grid.width if grid.cells else 0
+    for name in dict.fromkeys(wanted):
+        if name in index:
+            continue
+        plan.header.extend([""] * (nxt + 1 - len(plan.header)))
+        plan.header[nxt] = name
+        index[name] = nxt
+        plan.cells[(0, nxt)] = name
+        plan.new_columns.append(nxt)
+        nxt += 1
+
+    def put(row: int, col: str, value: Cell) -> None:
+        if isinstance(value, Formula):
+            plan.formulas[(row, index[col])] = str(value)
+        else:
+            plan.cells[(row, index[col])] = raw_value(value)
+
+    position = {rid: i + 1 for i, rid in enumerate(grid.ids()) if rid}
+    updates: dict[str, dict[str, Cell]] = {}
+    appends: dict[str, dict[str, Cell]] = {}
+    for rid, cells in change.updates.items():
+        target = updates if rid in position else appends
+        target.setdefault(rid, {}).update(cells)
+    for cells in change.appends:
+        rid = str(cells[KEY]).strip()
+        if rid in position:
+            rest = {k: v for k, v in cells.items() if k != KEY and k not in human}
+            updates.setdefault(rid, {}).update(rest)
+        else:
+            appends.setdefault(rid, {}).update({k: v for k, v in cells.items() if k != KEY})
+    for rid, cells in updates.items():
+        row = position[rid]
+        plan.ids[row] = rid
+        for col, value in cells.items():
+            if col not in human:
+                put(row, col, value)
+    row = grid.data_rows + 1
+    for rid, cells in appends.items():
+        plan.ids[row] = rid
+        plan.new_rows.append(row)
+        plan.cells[(row, index[KEY])] = rid
+        for col, value in cells.items():
+            if value is None or (col in human and value == ""):
+                continue  # a new row is empty: nothing to clear
+            put(row, col, value)
+        row += 1
+    plan.rows_needed = max(row, len(grid.cells), 1)
+    plan.cols_needed = max(len(plan.header), grid.width)
+    return plan
+
+
+def _runs(values: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted distinct integers, as inclusive ``(first, last)`` pairs."""
+    runs: list[tuple[int, int]] = []
+    for v in sorted(set(values)):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
+
+
+def _size(obj: object) -> int:
+    return len(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+
+
+def value_ranges(
+    title: str, cells: Mapping[tuple[int, int], RawCell], budget: int = MAX_PAYLOAD
+) -> list[tuple[dict, int]]:
+    """``ValueRange`` objects covering ``cells`` with as few ranges as possible, each under ``budget``.
+
+    A range spans consecutive columns that all hold cells to write; inside it, a cell that is not
+    written is sent as JSON null, which the API skips (it does not clear it).
+    """
+    by_col: dict[int, set[int]] = defaultdict(set)
+    for r, c in cells:
+        by_col[c].add(r)
+    out: list[tuple[dict, int]] = []
+    for c0, c1 in _runs(by_col):
+        rows: set[int] = set()
+        for c in range(c0, c1 + 1):
+            rows |= by_col[c]
+        for r0, r1 in _runs(rows):
+            piece: list[list[RawCell]] = []
+            size, first = 0, r0
+            for r in range(r0, r1 + 1):
+                values = [cells.get((r, c)) for c in range(c0, c1 + 1)]
+                n = _size(values) + 1
+                if piece and size + n > budget:
+                    out.append(({"range": a1(title, first, c0, r - 1, c1), "values": piece}, size))
+                    piece, size, first = [], 0, r
+                piece.append(values)
+                size += n
+            out.append(({"range": a1(title, first, c0, r1, c1), "values": piece}, size))
+    return out
+
+
+def pack(items: Iterable[tuple[dict, int]], budget: int = MAX_PAYLOAD) -> list[list[dict]]:
+    """Group sized items into request bodies of at most ``budget`` bytes, keeping their order."""
+    batches: list[list[dict]] = []
+    size = 0
+    for item, n in items:
+        n += 64  # the range string and JSON punctuation around each item
+        if not batches or size + n > budget:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += n
+    return batches
+
+
+def formula_requests(
+    sheet_id: int, formulas: Mapping[tuple[int, int], str], budget: int = MAX_PAYLOAD
+) -> list[tuple[dict, int]]:
+    """``updateCells`` requests entering the tool's formulas as explicit ``formulaValue``s.
+
+    Only these cells are ever entered as formulas; nothing else is parsed.
+    """
+    by_col: dict[int, dict[int, str]] = defaultdict(dict)
+    for (r, c), f in formulas.items():
+        by_col[c][r] = f
+    out: list[tuple[dict, int]] = []
+    for c in sorted(by_col):
+        for r0, r1 in _runs(by_col[c]):
+            rows: list[dict] = []
+            size, first = 0, r0
+            for r in range(r0, r1 + 1):
+                row = {"values": [{"userEnteredValue": {"formulaValue": by_col[c][r]}}]}
+                n = _size(row) + 1
+                if rows and size + n > budget:
+                    out.append((_update_cells(sheet_id, first, c, rows), size))
+                    rows, size, first = [], 0, r
+                rows.append(row)
+                size += n
+            out.append((_update_cells(sheet_id, first, c, rows), size))
+    return out
+
+
+def _update_cells(sheet_id: int, row: int, col: int, rows: list[dict]) -> dict:
+    start = {"sheetId": sheet_id, "rowIndex": row, "columnIndex": col}
+    return {"updateCells": {"start": start, "rows": rows, "fields": "userEnteredValue"}}
+
+
+def layout_matches(plan: Plan, header_now: list[str], id_column_now: list[str]) -> bool:
+    """Whether the header row and id column read back still put every planned cell where planned.
+
+    ``id_column_now[0]`` is the id column's header cell; ``id_column_now[r]`` is sheet row ``r``.
+    """
+    names, ids = plan.expected()
+
+    def at(values: list[str], i: int) -> str:
+        return values[i].strip() if i < len(values) else ""
+
+    return all(at(header_now, c) == n for c, n in names.items()) and all(
+        at(id_column_now, r) == rid for r, rid in ids.items()
+    )
+
+
+def repair(
+    before: Grid, now: Grid, written: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], RawCell]:
+    """What to write back into cells a write hit after people moved rows or columns under it.
+
+    ``before`` is the read the write was planned on; ``now`` a read taken after it; ``written`` the
+    cells it wrote. Each written cell now belongs
+    to the row whose id it sits in and to the column that moved there; it gets back what that row and
+    column held in ``before`` (empty for rows or columns that were not there). Columns are traced by
+    header name; a column whose header the write overwrote is traced by its neighbours' shift.
+    """
+    old_header, new_header = before.header, now.header
+    new_pos: dict[str, int] = {}
+    for i, n in enumerate(new_header):
+        if n and n not in new_pos:
+            new_pos[n] = i
+    width = max(len(old_header), before.width)
+    mapped = {q: new_pos[n] for q, n in enumerate(old_header) if n and n in new_pos}
+    colmap: dict[int, int] = {}
+    for q in range(width):
+        if q in mapped:
+            colmap[q] = mapped[q]
+            continue
+        left = [k for k in mapped if k < q]
+        right = [k for k in mapped if k > q]
+        if left:
+            k = max(left)
+        elif right:
+            k = min(right)
+        else:
+            colmap[q] = q
+            continue
+        colmap[q] = mapped[k] + (q - k)
+    owner: dict[int, int] = {}
+    for q, p in colmap.items():
+        owner.setdefault(p, q)
+    owner_row = _row_owners(before, now, written)
+    fixes: dict[tuple[int, int], RawCell] = {}
+    for r, c in written:
+        q = owner.get(c)
+        if r == 0:
+            if q is not None:  # a column that moved under our new header cell: give its name back
+                fixes[(0, c)] = before.cell(0, q)
+            continue
+        r0 = owner_row.get(r)
+        fixes[(r, c)] = before.cell(r0, q) if (r0 is not None and q is not None) else ""
+    return fixes
+
+
+def _row_owners(before: Grid, now: Grid, written: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """For each row of ``now``, the row of ``before`` it is (by id; by its neighbours' shift where
+    the write itself put an id in the cell, so that id cannot be trusted)."""
+    row_before = {rid: i + 1 for i, rid in enumerate(before.ids()) if rid}
+    key_now = now.column(KEY)
+    untrusted = {r for r, c in written if c == key_now}
+    ids_now = now.ids()
+    owners: dict[int, int] = {}
+    for p, rid in enumerate(ids_now, start=1):
+        if p not in untrusted and rid in row_before:
+            owners[p] = row_before[rid]
+    trusted = sorted(owners)
+    for p in sorted(untrusted):
+        above = [t for t in trusted if t < p]
+        below = [t for t in trusted if t > p]
+        t = max(above) if above else (min(below) if below else None)
+        if t is None:
+            continue
+        guess = owners[t] + (p - t)
+        if 1 <= guess <= before.data_rows:
+            owners[p] = guess
+    return owners
+
+
+# -- formatting -------------------------------------------------------------------------------
+WIDTHS = {"id": 150, "image": 90, "url": 200, "issues": 260, "note": 220, "nearest_label_book": 160}
+ROW_HEIGHT = 64  # pixels: enough for a legible =IMAGE() thumbnail
+NOTE = "note"
+
+
+def _column_range(sheet_id: int, col: int, first_row: int = 0, end_row: int | None = None) -> dict:
+    rng = {
+        "sheetId": sheet_id,
+        "startColumnIndex": col,
+        "endColumnIndex": col + 1,
+        "startRowIndex": first_row,
+    }
+    if end_row is not None:
+        rng["endRowIndex"] = end_row
+    return rng
+
+
+def _validation(
+    sheet_id: int, col: int, choices: tuple[str, ...], first: int, end: int | None
+) -> dict:
+    rule = {
+        "condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": v} for v in choices]},
+        # Not strict: people also type accepted spellings the list does not show ("7", "VII").
+        "strict": False,
+        "showCustomUi": True,
+    }
+    return {"setDataValidation": {"range": _column_range(sheet_id, col, first, end), "rule": rule}}
+
+
+def _protect(sheet_id: int, c0: int, c1: int) -> dict:
+    rng = {"sheetId": sheet_id, "startColumnIndex": c0, "endColumnIndex": c1 + 1}
+    return {
+        "addProtectedRange": {
+            "protectedRange": {
+                "range": rng,
+                "description": "sheets-bridge: rewritten on every push; type in the annotator, override and note columns",
+                "warningOnly": True,
+            }
+        }
+    }
+
+
+def _width(sheet_id: int, col: int, pixels: int) -> dict:
+    dim = {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1}
+    return {
+        "updateDimensionProperties": {
+            "range": dim,
+            "properties": {"pixelSize": pixels},
+            "fields": "pixelSize",
+        }
+    }
+
+
+def _row_heights(sheet_id: int, first: int, end: int) -> dict:
+    dim = {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": first, "endIndex": end}
+    return {
+        "updateDimensionProperties": {
+            "range": dim,
+            "properties": {"pixelSize": ROW_HEIGHT},
+            "fields": "pixelSize",
+        }
+    }
+
+
+def setup_requests(
+    sheet_id: int,
+    header: list[str],
+    human: Iterable[str],
+    choices: tuple[str, ...],
+    data_rows: int,
+    tool_columns: Iterable[str],
+) -> list[dict]:
+    """The first push's formatting: frozen bold header, dropdowns, disagreement highlight,
+    warning-only protection of tool-owned columns, widths, thumbnail row height, and the marker."""
+    human = set(human)
+    tool = set(tool_columns) - human
+    idx = {n: i for i, n in enumerate(header) if n}
+    reqs: list[dict] = [
+        {
+            "updateSheetProperties": {
+                "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
+                "fields": "gridProperties.frozenRowCount",
+            }
+        },
+        {
+            "repeatCell": {
+                "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1},
+                "cell": {"userEnteredFormat": {"textFormat": {"bold": True}}},
+                "fields": "userEnteredFormat.textFormat.bold",
+            }
+        },
+    ]
+    if choices:
+        for name in sorted(human & set(idx), key=idx.__getitem__):
+            if name != NOTE:
+                reqs.append(_validation(sheet_id, idx[name], choices, 1, None))
+    if "pred" in idx and "label" in idx:
+        p, lab = col_letter(idx["pred"]), col_letter(idx["label"])
+        formula = f'=AND(${p}2<>"",${lab}2<>"",${p}2<>${lab}2)'
+        whole = {
+            "sheetId": sheet_id,
+            "startRowIndex": 1,
+            "startColumnIndex": 0,
+            "endColumnIndex": len(header),
+        }
+        rule = {
+            "ranges": [whole],
+            "booleanRule": {
+                "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": formula}]},
+                "format": {"backgroundColor": {"red": 1.0, "green": 0.9, "blue": 0.8}},
+            },
+        }
+        reqs.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
+    reqs += [_protect(sheet_id, a, b) for a, b in _runs(idx[n] for n in tool if n in idx)]
+    reqs += [_width(sheet_id, idx[n], px) for n, px in WIDTHS.items() if n in idx]
+    if "image" in idx and data_rows:
+        reqs.append(_row_heights(sheet_id, 1, data_rows + 1))
+    marker = {
+        "metadataKey": SETUP_KEY,
+        "metadataValue": json.dumps({"setup": 1}),
+        "location": {"sheetId": sheet_id},
+        "visibility": "DOCUMENT",
+    }
+    reqs.append({"createDeveloperMetadata": {"developerMetadata": marker}})
+    return reqs
+
+
+def growth_requests(
+    sheet_id: int,
+    header: list[str],
+    new_columns: Iterable[int],
+    new_rows: Iterable[int],
+    human: Iterable[str],
+    choices: tuple[str, ...],
+) -> list[dict]:
+    """On later writes, format only what the write added (new columns, new rows).
+
+    Everything else stays as people left it.
+    """
+    human = set(human)
+    reqs: list[dict] = []
+    new_columns = list(new_columns)
+    for c in new_columns:
+        name = header[c]
+        if name in human:
+            if name != NOTE and choices:
+                reqs.append(_validation(sheet_id, c, choices, 1, None))
+        else:
+            reqs.append(_protect(sheet_id, c, c))
+        if name in WIDTHS:
+            reqs.append(_width(sheet_id, c, WIDTHS[name]))
+    for r0, r1 in _runs(new_rows):
+        if choices:
+            for c, name in enumerate(header):
+                if name in human and name != NOTE and c not in new_columns:
+                    reqs.append(_validation(sheet_id, c, choices, r0, r1 + 1))
+        if "image" in header:
+            reqs.append(_row_heights(sheet_id, r0, r1 + 1))
+    return reqs
+
+
+def sort_request(sheet_id: int, column: int, data_rows: int, width: int) -> dict:
+    """Sort the data rows (not the header) by one column, ascending; the API puts blanks last."""
+    rng = {
+        "sheetId": sheet_id,
+        "startRowIndex": 1,
+        "endRowIndex": data_rows + 1,
+        "startColumnIndex": 0,
+        "endColumnIndex": width,
+    }
+    return {
+        "sortRange": {
+            "range": rng,
+            "sortSpecs": [{"dimensionIndex": column, "sortOrder": "ASCENDING"}],
+        }
+    }

@@ -1,0 +1,223 @@
+"""The Sheets API transport: endpoint redirection, pacing under the quota, bounded retries.
+
+gspread sends every request through ``session.request``; :class:`SheetsSession` is that session.
+It rewrites ``https://sheets.googleapis.com`` to another server when one is configured (changing
+``gspread.urls`` at run time does nothing: the URLs are copied at import), keeps each user under
+Google's 60 requests per minute, and retries what is safe to retry:
+
+- 408, 429 and 5xx answers, honouring ``Retry-After`` (429 and 503 carry it);
+- connections that fail before the request was sent;
+- connections dropped after it was sent, unless the caller marked the request as one that must not
+  be repeated blindly (:meth:`SheetsSession.no_blind_retry`); those raise :class:`AmbiguousRequest`
+  so the caller can look at the sheet before trying again.
+
+400, 401, 403 and 404 are never retried. Retries stop after ``attempts`` tries or ``deadline``
+seconds, whichever comes first (gspread's own ``BackOffHTTPClient`` retries forever).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from google.auth.transport.requests import AuthorizedSession
+
+GOOGLE_SHEETS_API = "https://sheets.googleapis.com"
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class AmbiguousRequest(requests.ConnectionError):
+    """The connection broke after a non-repeatable request was sent: it may or may not have run."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying one request.
+
+    The defaults follow Google's advice (truncated exponential backoff, at most 32 s between tries)
+    and its 180 s request limit; tests pass a policy with tiny waits.
+    """
+
+    attempts: int = 7
+    deadline: float = 300.0
+    base: float = 1.0
+    cap: float = 32.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Wait before try ``attempt + 1``: ``min(cap, base * 2**(attempt-1))`` plus up to ``base`` of jitter."""
+        return min(self.cap, self.base * 2 ** (attempt - 1)) + rng.uniform(0, self.base)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class RateLimiter:
+    """At most ``limit`` calls in any ``per`` seconds (a sliding window); ``acquire`` waits."""
+
+    def __init__(
+        self,
+        limit: int,
+        per: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if limit < 1 or per <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and per > 0")
+        self.limit, self.per = limit, per
+        self._clock, self._sleep = clock, sleep
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take a slot, waiting until one is free; returns how long it waited."""
+        waited = 0.0
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._calls and self._calls[0] <= now - self.per:
+                    self._calls.popleft()
+                if len(self._calls) < self.limit:
+                    self._calls.append(now)
+                    return waited
+                pause = self._calls[0] + self.per - now
+                self._sleep(pause)
+                waited += pause
+
+
+# The quota belongs to a user of a project, not to one sheet object: every GoogleSheet of this
+# process that talks to the same server as the same principal shares one pair of limiters.
+_SHARED: dict[tuple[str, str, str], RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(
+    endpoint: str, principal: str, kind: str, limit: int, per: float = 60.0
+) -> RateLimiter:
+    """The process-wide limiter for ``kind`` ("read"/"write") requests of one principal."""
+    key = (endpoint, principal, kind)
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None or (limiter.limit, limiter.per) != (limit, per):
+            limiter = _SHARED[key] = RateLimiter(limit, per)
+        return limiter
+
+
+def _sent(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached the server (then repeating it may repeat its effect)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc)
+        # urllib3 wraps a refused or unresolvable connection in NewConnectionError/NameResolutionError.
+        return not ("NewConnectionError" in text or "NameResolutionError" in text)
+    return True
+
+
+class SheetsSession(AuthorizedSession):
+    """A ``requests.Session`` for gspread: redirect, pace, retry (see the module docstring).
+
+    ``credentials`` may be ``google.auth.credentials.AnonymousCredentials()`` for a local server.
+    """
+
+    def __init__(
+        self,
+        credentials: Any,
+        *,
+        endpoint: str | None = None,
+        policy: RetryPolicy | None = None,
+        read_limiter: RateLimiter | None = None,
+        write_limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+    ):
+        super().__init__(credentials)
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.policy = policy or RetryPolicy()
+        self.read_limiter, self.write_limiter = read_limiter, write_limiter
+        self._sleep, self._clock = sleep, clock
+        self._rng = random.Random(seed)
+        self._blind_retry = True
+        #: What this session did: ``requests`` sent (tries included), ``retries``, ``waited`` seconds.
+        self.stats: dict[str, float] = {"requests": 0, "retries": 0, "waited": 0.0}
+
+    def redirect(self, url: str) -> str:
+        if self.endpoint and url.startswith(GOOGLE_SHEETS_API):
+            return self.endpoint + url[len(GOOGLE_SHEETS_API) :]
+        return url
+
+    @contextmanager
+    def no_blind_retry(self) -> Iterator[None]:
+        """Within this block a connection dropped after sending raises :class:`AmbiguousRequest`."""
+        previous, self._blind_retry = self._blind_retry, False
+        try:
+            yield
+        finally:
+            self._blind_retry = previous
+
+    def _pause(self, seconds: float) -> None:
+        self.stats["waited"] += seconds
+        self._sleep(seconds)
+
+    def request(
+        self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
+        url = self.redirect(url)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (self.policy.connect_timeout, self.policy.read_timeout)
+        limiter = self.read_limiter if method.upper() == "GET" else self.write_limiter
+        policy, start, attempt = self.policy, self._clock(), 0
+        while True:
+            attempt += 1
+            if limiter is not None:
+                self.stats["waited"] += limiter.acquire()
+            self.stats["requests"] += 1
+            try:
+                response = super().request(method, url, data=data, headers=headers, **kwargs)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                if _sent(exc) and not self._blind_retry:
+                    raise AmbiguousRequest(
+                        f"connection lost after sending {method} {url}: {exc}"
+                    ) from exc
+                wait = policy.backoff(attempt, self._rng)
+                if attempt >= policy.attempts or self._clock() - start + wait > policy.deadline:
+                    raise
+            else:
+                if response.status_code not in RETRY_STATUS:
+                    return response
+                after = parse_retry_after(response.headers.get("Retry-After"))
+                wait = after if after is not None else policy.backoff(attempt, self._rng)
+                if attempt >= policy.attempts or self._clock() - start + wait > policy.deadline:
+                    return response  # the caller turns the last answer into a clear error
+                response.close()
+            self.stats["retries"] += 1
+            self._pause(wait)
