@@ -142,7 +142,10 @@ def crowdlab(
 
     if probs is None or len(probs) == 0:
         return fallback("no model probabilities", "crowdlab needs a trained model")
-    probs = probabilities(probs, classes)
+    try:
+        probs = probabilities(probs, classes)
+    except ValueError as exc:
+        return fallback(str(exc), "crowdlab needs class probabilities")
     ids = [r for r, v in votes.items() if v and r in probs.index]
     voters = [a for a in annotators if any(a in votes[r] for r in ids)]
     multi = sum(1 for r in ids if len(votes[r]) >= 2)

@@ -123,6 +123,8 @@ def test_too_few_voted_rows_fall_back_to_majority_and_say_why():
 def test_without_probabilities_or_overlap_majority_decides():
     rows, labels, probs, _ = simulated()
     assert crowdlab(rows, labels, None, ANN, CLASSES).reason == "no model probabilities"
+    no_p = pd.DataFrame({"id": list(labels), "pred": "i"})
+    assert "p_i" in crowdlab(rows, labels, no_p, ANN, CLASSES).reason
     for k, r in enumerate(rows):  # one vote per row: agreement between annotators is unknown
         r.update({a: "" for a in ANN if a != ANN[k % 3]})
     result = crowdlab(rows, labels, probs, ANN, CLASSES)
