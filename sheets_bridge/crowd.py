@@ -84,7 +84,7 @@ def probabilities(predictions: pd.DataFrame, classes: Sequence[str]) -> pd.DataF
     out = df[cols].apply(pd.to_numeric, errors="coerce")
     out.columns = list(classes)
     out.index = out.index.astype(str)
-    return out
+    return out[~out.index.duplicated()]  # one row per image
 
 
 def _clean_probs(p: np.ndarray) -> np.ndarray:
