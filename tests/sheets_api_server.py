@@ -55,9 +55,25 @@ _STATUS = {
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
+    502: "UNAVAILABLE",
     503: "UNAVAILABLE",
+}
+
+
+_FAULT_MESSAGES = {
+    400: "Invalid argument.",
+    401: "Request had invalid authentication credentials.",
+    403: "The caller does not have permission",
+    404: "Requested entity was not found.",
+    408: "Request timed out.",
+    429: "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user' "
+    "of service 'sheets.googleapis.com'.",
+    500: "Internal error encountered.",
+    502: "Bad gateway.",
+    503: "The service is currently unavailable.",
 }
 
 
@@ -524,6 +540,7 @@ class Record:
     at: float
     bytes_in: int
     principal: str
+    body: Any = None  # the parsed JSON body of writes (tests look at what was sent)
 
 
 class SheetsApiServer:
@@ -535,7 +552,7 @@ class SheetsApiServer:
         self.log: list[Record] = []
         self.faults = Faults()
         self._rng = random.Random(0)
-        self._scheduled: deque[str] = deque()
+        self._scheduled: deque[tuple[str, str | None]] = deque()
         self.require_auth = require_auth
         self.tokens: dict[str, tuple[str, set[str]]] = {}  # access token -> (principal, scopes)
         self.service_accounts: dict[str, Any] = {}  # client_email -> public key (cryptography)
@@ -556,7 +573,7 @@ class SheetsApiServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -612,9 +629,12 @@ class SheetsApiServer:
     def people(self, spreadsheet_id: str, title: str) -> People:
         return People(self, spreadsheet_id, title)
 
-    def fail_next(self, kind: str, count: int = 1) -> None:
-        """The next ``count`` API requests fail with ``kind`` (see :class:`Faults`)."""
-        self._scheduled.extend([kind] * count)
+    def fail_next(self, kind: str, count: int = 1, on: str | None = None) -> None:
+        """The next ``count`` API requests (of API kind ``on``, when given) fail with ``kind``.
+
+        ``kind`` is one of :class:`Faults`' kinds, or an HTTP status such as ``"404"``.
+        """
+        self._scheduled.extend([(kind, on)] * count)
 
     def after(self, kind: str, action: Callable[[], None], once: bool = True) -> None:
         """Run ``action`` after a request of ``kind`` is applied, before it is answered."""
@@ -656,6 +676,12 @@ class SheetsApiServer:
             if method == "POST" and m[2]:
                 return "values." + m[2][1:], sid, rng
         raise ApiError(404, f"Method not found: {method} {raw}")
+
+    def principal_of(self, headers: Any) -> str:
+        """Who a request's bearer token belongs to ("anonymous" without a known token)."""
+        auth = headers.get("Authorization", "")
+        got = self.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+        return got[0] if got else "anonymous"
 
     def check_auth(self, headers: Any, spreadsheet: Spreadsheet | None) -> str:
         auth = headers.get("Authorization", "")
@@ -703,11 +729,13 @@ class SheetsApiServer:
             )
         calls.append(now)
 
-    def pick_fault(self) -> str | None:
+    def pick_fault(self, kind: str) -> str | None:
         if self.faults.seed != getattr(self, "_seeded", None):
             self._rng, self._seeded = random.Random(self.faults.seed), self.faults.seed
-        if self._scheduled:
-            return self._scheduled.popleft()
+        for i, (fault, on) in enumerate(self._scheduled):
+            if on is None or on == kind:
+                del self._scheduled[i]
+                return fault
         if self.faults.rate and self._rng.random() < self.faults.rate:
             return self._rng.choice(self.faults.kinds)
         return None
@@ -1568,6 +1596,11 @@ class _Handler(BaseHTTPRequestHandler):
     api: SheetsApiServer
     protocol_version = "HTTP/1.1"  # keep-alive, like Google's front ends
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle + delayed ACK add 40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         pass
 
@@ -1611,24 +1644,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, payload)
         with contextlib.suppress(ApiError):
             record.kind = api.route(method, self.path)[0]
-        fault = api.pick_fault() if record.kind != "?" else None
-        if fault in ("429", "500", "503"):
-            record.status = int(fault)
-            headers = (
-                {"Retry-After": api.faults.retry_after}
-                if fault != "500" and api.faults.retry_after is not None
-                else {}
-            )
-            msg = {
-                "429": "Quota exceeded for quota metric 'Write requests' and limit 'Write requests per minute per user'.",
-                "500": "Internal error encountered.",
-                "503": "The service is currently unavailable.",
-            }[fault]
-            return self._send(
-                int(fault),
-                {"error": {"code": int(fault), "message": msg, "status": _STATUS[int(fault)]}},
-                headers,
-            )
+        fault = api.pick_fault(record.kind) if record.kind != "?" else None
+        if fault is not None and fault.isdigit():
+            code = int(fault)
+            record.status = code
+            headers = {}
+            if code in (429, 503) and api.faults.retry_after is not None:
+                headers["Retry-After"] = api.faults.retry_after
+            message = _FAULT_MESSAGES.get(code, "Injected failure.")
+            error = {"code": code, "message": message, "status": _STATUS.get(code, "UNKNOWN")}
+            return self._send(code, {"error": error}, headers)
         if fault == "drop":
             record.status = "drop"
             return self._drop()
@@ -1648,9 +1673,11 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 },
             )
+        if method != "GET":
+            record.body = body
+        record.principal = api.principal_of(self.headers)
         try:
-            kind, result, principal = api.handle(method, self.path, query, body, self.headers)
-            record.principal = principal
+            kind, result, _ = api.handle(method, self.path, query, body, self.headers)
         except Exception as exc:  # a bug in this server: answer 500 and keep it for the test to see
             if not isinstance(exc, ApiError):
                 api.errors.append(exc)

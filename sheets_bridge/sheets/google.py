@@ -24,6 +24,7 @@ A pull (``read``) is one ``values.get``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -140,13 +141,7 @@ def load_credentials(
             raise AuthError(
                 f"the credentials file {path} does not exist (setting `credentials`). {NO_CREDENTIALS}"
             )
-        try:
-            creds, _ = google.auth.load_credentials_from_file(str(path), scopes=list(SCOPES))
-        except (google.auth.exceptions.DefaultCredentialsError, ValueError, KeyError) as exc:
-            raise AuthError(
-                f"{path} is not a usable Google credentials file ({exc}). Download a service-account "
-                "key (JSON, type service_account) from Google Cloud console and point `credentials` to it"
-            ) from None
+        creds = _credentials_file(path)
         return creds, _principal(creds)
     if config.oauth:
         return _oauth_credentials()
@@ -157,6 +152,28 @@ def load_credentials(
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise AuthError(f"{NO_CREDENTIALS}\n({exc})") from None
     return creds, _principal(creds)
+
+
+def _credentials_file(path: Path) -> Credentials:
+    """A service-account key or a saved user sign-in (``authorized_user``), loaded by its own type
+    (a generic loader would accept any credential configuration a file claims to be)."""
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        kind = info.get("type") if isinstance(info, dict) else None
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+        problem = f"its type is {kind!r}" if kind else "it has no credential type"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problem = str(exc)
+    raise AuthError(
+        f"{path} is not a usable Google credentials file ({problem}). Download a service-account "
+        "key (JSON, type service_account) from Google Cloud console and point `credentials` to it"
+    )
 
 
 def _principal(creds: Credentials) -> str:
@@ -347,6 +364,8 @@ class GoogleSheet:
         groups: tuple[dict, dict, dict] = ({}, {}, {})
         for (r, c), v in plan.cells.items():
             groups[0 if r == 0 else 2 if r in appended else 1][(r, c)] = v
+        for r, c in plan.formulas:  # null keeps a formula cell out of the RAW write but lets the
+            groups[2 if r in appended else 1].setdefault((r, c), None)  # range span its column
         # Header, existing rows and new rows are packed separately: a range over existing rows then
         # never spans a human column (new rows may carry human values, existing rows never do).
         items = [item for g in groups if g for item in value_ranges(self.title, g)]
@@ -369,7 +388,7 @@ class GoogleSheet:
             self._send_values(plan)
             if not plan.cells and not plan.formulas:
                 return grid, plan
-            if layout_matches(plan, *self._layout_now(plan)):
+            if layout_matches(grid, plan, *self._layout_now(plan)):
                 return grid, plan
             # Rows were sorted, inserted or deleted, or columns moved, while we wrote: look again,
             # put back what the write hit (from what we read before), and write the plan again.
@@ -380,13 +399,10 @@ class GoogleSheet:
             fixed = now.with_cells(fixes)
             again = replan(fixed)
             again.cells = {**fixes, **again.cells}
-            again.ids.update(
-                {
-                    r: i
-                    for r, i in enumerate(fixed.ids(), start=1)
-                    if (r, 0) in fixes or any(k[0] == r for k in fixes)
-                }
-            )
+            ids_fixed = fixed.ids()
+            for r, _ in fixes:  # the repair's cells are checked like the plan's
+                if r >= 1:
+                    again.ids.setdefault(r, ids_fixed[r - 1] if r - 1 < len(ids_fixed) else "")
             grid, plan = fixed, again
         raise SheetError(
             f"rows or columns of {self.title!r} kept moving while writing ({MAX_REPAIRS} tries); "
@@ -400,7 +416,7 @@ class GoogleSheet:
         sid = grid.sheet_id
         data_rows = max(plan.rows_needed - 1, grid.data_rows)
         known = set(first.ids())
-        new_rows = [r for r, rid in plan.ids.items() if rid not in known]
+        new_rows = [r for r, rid in plan.ids.items() if rid and rid not in known]
         new_cols = [c for c, name in enumerate(plan.header) if name and name not in first.header]
         tail: list[dict] = []
         set_up = not grid.set_up and bool(change.choices)

@@ -190,13 +190,14 @@ class Plan:
     rows_needed: int = 0
     cols_needed: int = 0
 
-    def expected(self) -> tuple[dict[int, str], dict[int, str]]:
-        """Header names by column and ids by row at every position this plan writes."""
-        cols = {c for _, c in self.cells} | {c for _, c in self.formulas}
-        names = {c: self.header[c] for c in cols if c < len(self.header)}
-        if KEY in self.header:
-            names[self.header.index(KEY)] = KEY
-        return names, dict(self.ids)
+    def expected(self, grid: Grid) -> tuple[list[str], list[str]]:
+        """The header row and the id column (rows 1...) the sheet holds once this plan is written
+        onto ``grid`` (trailing blanks trimmed)."""
+        ids = grid.ids()
+        for r, rid in self.ids.items():
+            ids.extend([""] * (r - len(ids)))
+            ids[r - 1] = rid
+        return _trim_list([h.strip() for h in self.header]), _trim_list(ids)
 
 
 def check_grid(grid: Grid) -> None:
@@ -316,6 +317,8 @@ def value_ranges(
     for r, c in cells:
         by_col[c].add(r)
     out: list[tuple[dict, int]] = []
+    # Pieces much smaller than a request, so that packing them fills each request nearly full.
+    budget = max(1, budget // 8)
     for c0, c1 in _runs(by_col):
         rows: set[int] = set()
         for c in range(c0, c1 + 1):
@@ -360,6 +363,7 @@ def formula_requests(
     for (r, c), f in formulas.items():
         by_col[c][r] = f
     out: list[tuple[dict, int]] = []
+    budget = max(1, budget // 8)  # small pieces pack into nearly full requests
     for c in sorted(by_col):
         for r0, r1 in _runs(by_col[c]):
             rows: list[dict] = []
@@ -381,19 +385,25 @@ def _update_cells(sheet_id: int, row: int, col: int, rows: list[dict]) -> dict:
     return {"updateCells": {"start": start, "rows": rows, "fields": "userEnteredValue"}}
 
 
-def layout_matches(plan: Plan, header_now: list[str], id_column_now: list[str]) -> bool:
-    """Whether the header row and id column read back still put every planned cell where planned.
+def _trim_list(values: list[str]) -> list[str]:
+    while values and values[-1] == "":
+        values = values[:-1]
+    return values
 
+
+def layout_matches(grid: Grid, plan: Plan, header_now: list[str], id_column_now: list[str]) -> bool:
+    """Whether the header row and the id column read back after writing ``plan`` onto ``grid`` are
+    exactly what they should be: then no row and no column moved under the write.
+
+    The whole header and the whole id column are compared, not only the cells written: a cell the
+    write itself filled reads back as expected even when it landed on a row or column that moved.
     ``id_column_now[0]`` is the id column's header cell; ``id_column_now[r]`` is sheet row ``r``.
     """
-    names, ids = plan.expected()
-
-    def at(values: list[str], i: int) -> str:
-        return values[i].strip() if i < len(values) else ""
-
-    return all(at(header_now, c) == n for c, n in names.items()) and all(
-        at(id_column_now, r) == rid for r, rid in ids.items()
-    )
+    header, ids = plan.expected(grid)
+    got_header = _trim_list([h.strip() for h in header_now])
+    got_ids = _trim_list([v.strip() for v in id_column_now[1:]])
+    key_ok = bool(id_column_now) and id_column_now[0].strip() == KEY
+    return key_ok and got_header == header and got_ids == ids
 
 
 def repair(
@@ -457,6 +467,9 @@ def _row_owners(before: Grid, now: Grid, written: Iterable[tuple[int, int]]) -> 
         if p not in untrusted and rid in row_before:
             owners[p] = row_before[rid]
     trusted = sorted(owners)
+    # Only a row whose id is nowhere else can have had its id overwritten (rows that were merely
+    # sorted are all still found by id).
+    found = set(owners.values())
     for p in sorted(untrusted):
         above = [t for t in trusted if t < p]
         below = [t for t in trusted if t > p]
@@ -464,8 +477,9 @@ def _row_owners(before: Grid, now: Grid, written: Iterable[tuple[int, int]]) -> 
         if t is None:
             continue
         guess = owners[t] + (p - t)
-        if 1 <= guess <= before.data_rows:
+        if 1 <= guess <= before.data_rows and guess not in found:
             owners[p] = guess
+            found.add(guess)
     return owners
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
 
 GOOGLE_SHEETS_API = "https://sheets.googleapis.com"
@@ -156,11 +157,13 @@ class SheetsSession(AuthorizedSession):
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
     ):
-        super().__init__(credentials)
+        anonymous = isinstance(credentials, AnonymousCredentials)
+        # Anonymous credentials cannot be refreshed: let a 401 through to the caller as it is.
+        super().__init__(credentials, refresh_status_codes=() if anonymous else (401,))
         self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.policy = policy or RetryPolicy()
         self.read_limiter, self.write_limiter = read_limiter, write_limiter
-        self._sleep, self._clock = sleep, clock
+        self.sleep, self.clock = sleep, clock
         self._rng = random.Random(seed)
         self._blind_retry = True
         #: What this session did: ``requests`` sent (tries included), ``retries``, ``waited`` seconds.
@@ -182,7 +185,7 @@ class SheetsSession(AuthorizedSession):
 
     def _pause(self, seconds: float) -> None:
         self.stats["waited"] += seconds
-        self._sleep(seconds)
+        self.sleep(seconds)
 
     def request(
         self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
@@ -191,7 +194,7 @@ class SheetsSession(AuthorizedSession):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = (self.policy.connect_timeout, self.policy.read_timeout)
         limiter = self.read_limiter if method.upper() == "GET" else self.write_limiter
-        policy, start, attempt = self.policy, self._clock(), 0
+        policy, start, attempt = self.policy, self.clock(), 0
         while True:
             attempt += 1
             if limiter is not None:
@@ -209,14 +212,14 @@ class SheetsSession(AuthorizedSession):
                         f"connection lost after sending {method} {url}: {exc}"
                     ) from exc
                 wait = policy.backoff(attempt, self._rng)
-                if attempt >= policy.attempts or self._clock() - start + wait > policy.deadline:
+                if attempt >= policy.attempts or self.clock() - start + wait > policy.deadline:
                     raise
             else:
                 if response.status_code not in RETRY_STATUS:
                     return response
                 after = parse_retry_after(response.headers.get("Retry-After"))
                 wait = after if after is not None else policy.backoff(attempt, self._rng)
-                if attempt >= policy.attempts or self._clock() - start + wait > policy.deadline:
+                if attempt >= policy.attempts or self.clock() - start + wait > policy.deadline:
                     return response  # the caller turns the last answer into a clear error
                 response.close()
             self.stats["retries"] += 1
