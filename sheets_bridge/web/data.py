@@ -103,10 +103,13 @@ def umap_run(ws: Workspace) -> Run | None:
 
 
 def _issue_type(text: str) -> str:
+    """The kind of the first (most important) issue: "label?", "near-duplicate", "junk?", ..."""
     first = text.split(";")[0].strip()
     if not first:
         return "none"
-    return re.split(r"[(:]", first)[0].strip().rstrip("?").strip() or "other"
+    # Drop what names a particular image or number: "near-duplicate of img-12" -> "near-duplicate".
+    kind = re.split(r"\s+(?:of|from)\s+|\s*\(|\s+\d", first, maxsplit=1)[0].strip()
+    return kind or "other"
 
 
 def _agreement(row: dict[str, str], annotators: tuple[str, ...], classes: tuple[str, ...]) -> str:

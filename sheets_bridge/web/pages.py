@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from urllib.parse import urlencode
 
@@ -126,7 +127,7 @@ def umap():
     points = umap_points(ws, rows)
     if points is None:
         return render_template("umap.html", **_context(page="umap", script="", div="", empty=True))
-    script, div, legends = figure_components(points, ws.classes, colour)
+    script, div, legends, data = figure_components(points, ws.classes, colour)
     run = umap_run(ws)
     info = run.info() if run else {}
     from ..rows import label_choices
@@ -135,6 +136,8 @@ def umap():
         "umap.html",
         **_context(
             page="umap",
+            # "<" escaped: the JSON sits in a <script> element and must not be able to close it.
+            points_json=json.dumps(data, separators=(",", ":")).replace("<", "\\u003c"),
             script=script,
             div=div,
             empty=False,

@@ -117,6 +117,10 @@
       table.getDataCount("active") + " of " + table.getDataCount() + " rows";
   }
 
+  function fitHeight() {
+    return Math.max(240, window.innerHeight - el.getBoundingClientRect().top - 10) + "px";
+  }
+
   async function load() {
     const data = await sb.api("GET", "/api/sheet/rows");
     seq = data.seq;
@@ -137,7 +141,8 @@
       data: rows,
       index: "id",
       columns,
-      height: "100%",
+      // A fixed pixel height: with a height that follows the content, every row would be drawn.
+      height: fitHeight(),
       layout: "fitData",
       renderVertical: "virtual",
       rowHeight: 46,
@@ -151,7 +156,12 @@
       count();
       document.body.dataset.gridReady = "1";
     });
-    document.getElementById("search").addEventListener("input", applyFilters);
+    window.addEventListener("resize", () => table.setHeight(fitHeight()));
+    let typing = null; // filter once the typing pauses: each pass reads every cell of every row
+    document.getElementById("search").addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(applyFilters, 150);
+    });
     document.getElementById("only-issues").addEventListener("change", applyFilters);
     setTimeout(poll, POLL_MS);
   }

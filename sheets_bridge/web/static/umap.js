@@ -147,6 +147,9 @@
     ready((d) => {
       doc = d;
       source = doc.get_model_by_name("points_source");
+      const data = document.getElementById("points-data");
+      source.data = JSON.parse(data.textContent);
+      data.remove(); // a megabyte of text the page no longer needs
       source.selected.properties.indices.change.connect(() => onSelect(source.selected.indices));
       drawLegend(document.getElementById("colour").value);
       document.body.dataset.plotReady = "1";
