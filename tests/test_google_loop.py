@@ -1,0 +1,102 @@
+"""The whole loop with ``backend = google``: push, people edit the sheet, pull, retrain, push.
+
+The workspace only knows the spreadsheet id and ``api_endpoint``: every step goes through
+``GoogleSheet.from_config`` to the local Sheets API server, and people's edits arrive over HTTP
+as another collaborator's client would send them.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from sheets_bridge import loop
+from sheets_bridge.sheets.google import GoogleSheet
+from sheets_bridge.workspace import Workspace
+from tests.conftest_google import *  # noqa: F403
+from tests.sheets_api_server import col_letters
+
+
+def collaborator_types(api, spreadsheet: str, edits: list[tuple[str, str, str]]) -> None:
+    """Another client finds the cells by id and column, then types into them (USER_ENTERED)."""
+    base = f"{api.url}/v4/spreadsheets/{spreadsheet}/values"
+    values = requests.get(f"{base}/images", timeout=10).json()["values"]
+    header, ids = values[0], [r[0] if r else "" for r in values]
+    data = [
+        {
+            "range": f"images!{col_letters(header.index(col))}{ids.index(rid) + 1}",
+            "values": [[text]],
+        }
+        for rid, col, text in edits
+    ]
+    answer = requests.post(
+        f"{base}:batchUpdate", json={"valueInputOption": "USER_ENTERED", "data": data}, timeout=10
+    )
+    answer.raise_for_status()
+
+
+def test_push_edit_pull_retrain_push_against_the_google_backend(
+    api, spreadsheet, image_folder, tmp_path
+):
+    ws = loop.init(
+        image_folder,
+        tmp_path / "ws",
+        backend="google",
+        spreadsheet=spreadsheet,
+        api_endpoint=api.url,
+    )
+    assert isinstance(ws.sheet(), GoogleSheet)
+    loop.train(ws, epochs=1, progress=False)
+
+    pushed = loop.push(ws)
+    assert (
+        pushed.appended == 36
+        and pushed.sheet_url == f"https://docs.google.com/spreadsheets/d/{spreadsheet}/edit"
+    )
+    failed = [(r.kind, r.status) for r in api.log if r.status != 200]
+    assert failed == [("values.get", 400), ("spreadsheets.get", 400)]  # "images" did not exist yet
+
+    collaborator_types(
+        api,
+        spreadsheet,
+        [
+            ("train-i-000", "annotator_1", "ii"),
+            ("train-i-000", "annotator_2", "II"),
+            ("val-iv-001", "override", "x"),
+            ("train-iii-002", "subset", "val"),
+            (
+                "train-ii-001",
+                "note",
+                '\'=HYPERLINK("http://evil")',
+            ),  # typed with an apostrophe: text
+        ],
+    )
+    pulled = loop.pull(Workspace(ws.root))
+    assert (pulled.relabelled, pulled.removed, pulled.moved, pulled.version) == (1, 1, 1, "v0002")
+    people = api.people(spreadsheet, "images")
+    rows = people.by_id()
+    assert (
+        rows["train-i-000"]["consensus"] == "ii" and "[in v0002]" in rows["train-i-000"]["status"]
+    )
+    assert rows["train-ii-001"]["note"] == '=HYPERLINK("http://evil")'
+
+    retrained = loop.retrain(Workspace(ws.root), epochs=1)
+    assert retrained.push["rows"] == 35  # val-iv-001 left the dataset
+    mark = len(api.log)
+    again = loop.push(Workspace(ws.root))
+    assert again.appended == 0 and again.updated == 35 and again.gone == ["val-iv-001"]
+    assert api.kinds(mark) == {
+        "values.get": 1,  # push reads the sheet to merge rows by id
+        "spreadsheets.get": 1,  # the write's own read, with the metadata it needs
+        "values.batchUpdate": 1,
+        "values.batchGet": 1,  # nobody moved rows or columns under the write
+        "spreadsheets.batchUpdate": 1,  # formulas and the sort
+    }
+    rows = people.by_id()
+    assert rows["train-i-000"]["label"] == "ii" and rows["train-i-000"]["annotator_1"] == "ii"
+    assert (
+        rows["val-iv-001"]["override"] == "x"
+        and rows["val-iv-001"]["issues"] == "not in dataset v0002"
+    )
+    assert rows["train-iii-002"]["subset"] == "val"
+    assert people.stored("train-ii-001", "note") == '=HYPERLINK("http://evil")'  # still text
+    assert [r["rank"] for r in people.rows()][:35] == [str(i) for i in range(1, 36)]
