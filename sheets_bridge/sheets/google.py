@@ -23,14 +23,9 @@ A pull (``read``) is one ``values.get``.
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 import google.auth
 import google.auth.exceptions
@@ -42,6 +37,17 @@ from gspread.exceptions import APIError
 from ..config import Config
 from ..errors import AuthError, ConfigError, SheetError
 from . import Cell, Formula, SheetTable, SheetWrite
+from .credentials import (
+    ENV_ENDPOINT,
+    NO_CREDENTIALS,
+    SCOPES,
+    credentials_file,
+    is_loopback,
+    principal,
+    resolve_endpoint,
+    spreadsheet_key,
+)
+from .formatting import growth_requests, setup_requests, sort_request
 from .gridplan import (
     KEY,
     Grid,
@@ -51,78 +57,32 @@ from .gridplan import (
     formula_requests,
     grid_from_spreadsheet,
     grid_from_values,
-    growth_requests,
     layout_matches,
     pack,
     plan_write,
     quote_title,
     raw_value,
     repair,
-    setup_requests,
-    sort_request,
     value_ranges,
 )
 from .retry import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
 
-#: Enough to open a spreadsheet by id and read and write it; Drive is not needed.
-SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
-#: Another Sheets API v4 server (tests, emulators, proxies); wins over the ``api_endpoint`` setting.
-ENV_ENDPOINT = "SHEETS_BRIDGE_SHEETS_API"
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55
 MAX_REPAIRS = 3
+#: One read gives what a write needs: values as shown, grid size, sheet id, the set-up marker.
 _FIELDS = (
-    "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
-    "developerMetadata(metadataKey),data.rowData.values.formattedValue)"
+    "sheets.properties(sheetId,title,gridProperties),sheets.developerMetadata.metadataKey,"
+    "sheets.data.rowData.values.formattedValue"
 )
-
-NO_CREDENTIALS = (
-    "no Google credentials found. Do one of these, then try again:\n"
-    "  1. service account: create a key (JSON) in Google Cloud console (IAM > Service accounts), share "
-    'the spreadsheet with the account\'s client_email as Editor, and set credentials = "/path/key.json" '
-    "in sheets-bridge.toml (or export GOOGLE_APPLICATION_CREDENTIALS=/path/key.json);\n"
-    "  2. your own account: set oauth = true (needs an OAuth desktop client saved as "
-    "~/.config/gspread/credentials.json);\n"
-    "  3. application default credentials: gcloud auth application-default login "
-    "--scopes=https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/cloud-platform"
-)
-
-
-def spreadsheet_key(value: str) -> str:
-    """The spreadsheet id from an id or any ``docs.google.com/spreadsheets/d/<id>/...`` URL."""
-    value = value.strip()
-    m = re.search(r"/spreadsheets/d/([a-zA-Z0-9_-]+)", value)
-    key = m.group(1) if m else value
-    if not re.fullmatch(r"[a-zA-Z0-9_-]+", key or ""):
-        raise ConfigError(
-            f"spreadsheet = {value!r} is neither a spreadsheet id nor a Google Sheets URL "
-            "(https://docs.google.com/spreadsheets/d/<id>/edit)"
-        )
-    return key
-
-
-def resolve_endpoint(config: Config, env: dict[str, str] | os._Environ | None = None) -> str | None:
-    """The Sheets API server to use: ``SHEETS_BRIDGE_SHEETS_API``, else ``api_endpoint``, else Google."""
-    env = os.environ if env is None else env
-    endpoint = (env.get(ENV_ENDPOINT) or config.api_endpoint or "").strip().rstrip("/")
-    if not endpoint:
-        return None
-    parsed = urlparse(endpoint)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(
-            f"api_endpoint = {endpoint!r} must be an http(s) URL such as http://127.0.0.1:8085"
-        )
-    return endpoint
-
-
-def is_loopback(endpoint: str | None) -> bool:
-    host = urlparse(endpoint or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = [
+    "ENV_ENDPOINT",
+    "SCOPES",
+    "GoogleSheet",
+    "load_credentials",
+    "resolve_endpoint",
+    "spreadsheet_key",
+]
 
 
 def load_credentials(
@@ -141,8 +101,8 @@ def load_credentials(
             raise AuthError(
                 f"the credentials file {path} does not exist (setting `credentials`). {NO_CREDENTIALS}"
             )
-        creds = _credentials_file(path)
-        return creds, _principal(creds)
+        creds = credentials_file(path)
+        return creds, principal(creds)
     if config.oauth:
         return _oauth_credentials()
     if is_loopback(endpoint):
@@ -151,35 +111,7 @@ def load_credentials(
         creds, _ = google.auth.default(scopes=list(SCOPES))
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise AuthError(f"{NO_CREDENTIALS}\n({exc})") from None
-    return creds, _principal(creds)
-
-
-def _credentials_file(path: Path) -> Credentials:
-    """A service-account key or a saved user sign-in (``authorized_user``), loaded by its own type
-    (a generic loader would accept any credential configuration a file claims to be)."""
-    from google.oauth2 import credentials as user_credentials
-    from google.oauth2 import service_account
-
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        kind = info.get("type") if isinstance(info, dict) else None
-        if kind == "service_account":
-            return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
-        if kind == "authorized_user":
-            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
-        problem = f"its type is {kind!r}" if kind else "it has no credential type"
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        problem = str(exc)
-    raise AuthError(
-        f"{path} is not a usable Google credentials file ({problem}). Download a service-account "
-        "key (JSON, type service_account) from Google Cloud console and point `credentials` to it"
-    )
-
-
-def _principal(creds: Credentials) -> str:
-    return str(
-        getattr(creds, "service_account_email", None) or getattr(creds, "client_id", None) or "user"
-    )
+    return creds, principal(creds)
 
 
 def _oauth_credentials() -> tuple[Credentials, str]:
@@ -203,7 +135,7 @@ def _oauth_credentials() -> tuple[Credentials, str]:
             f"the OAuth sign-in failed ({exc}); delete {user_file} and try again"
         ) from None
     creds = client.http_client.auth
-    return creds, _principal(creds)
+    return creds, principal(creds)
 
 
 class GoogleSheet:

@@ -1,0 +1,100 @@
+"""Where the Sheets API is and who calls it: endpoint, spreadsheet id, credential files.
+
+Only google-auth here; gspread's OAuth user flow lives in :mod:`~sheets_bridge.sheets.google`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlparse
+
+from google.auth.credentials import Credentials
+
+from ..config import Config
+from ..errors import AuthError, ConfigError
+
+#: Enough to open a spreadsheet by id and read and write it; Drive is not needed.
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+#: Another Sheets API v4 server (tests, emulators, proxies); wins over the ``api_endpoint`` setting.
+ENV_ENDPOINT = "SHEETS_BRIDGE_SHEETS_API"
+
+NO_CREDENTIALS = (
+    "no Google credentials found. Do one of these, then try again:\n"
+    "  1. service account: create a key (JSON) in Google Cloud console (IAM > Service accounts), share "
+    'the spreadsheet with the account\'s client_email as Editor, and set credentials = "/path/key.json" '
+    "in sheets-bridge.toml (or export GOOGLE_APPLICATION_CREDENTIALS=/path/key.json);\n"
+    "  2. your own account: set oauth = true (needs an OAuth desktop client saved as "
+    "~/.config/gspread/credentials.json);\n"
+    "  3. application default credentials: gcloud auth application-default login "
+    "--scopes=https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/cloud-platform"
+)
+
+
+def spreadsheet_key(value: str) -> str:
+    """The spreadsheet id from an id or any ``docs.google.com/spreadsheets/d/<id>/...`` URL."""
+    value = value.strip()
+    m = re.search(r"/spreadsheets/d/([a-zA-Z0-9_-]+)", value)
+    key = m.group(1) if m else value
+    if not re.fullmatch(r"[a-zA-Z0-9_-]+", key or ""):
+        raise ConfigError(
+            f"spreadsheet = {value!r} is neither a spreadsheet id nor a Google Sheets URL "
+            "(https://docs.google.com/spreadsheets/d/<id>/edit)"
+        )
+    return key
+
+
+def resolve_endpoint(config: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The Sheets API server to use: ``SHEETS_BRIDGE_SHEETS_API``, else ``api_endpoint``, else Google."""
+    env = os.environ if env is None else env
+    endpoint = (env.get(ENV_ENDPOINT) or config.api_endpoint or "").strip().rstrip("/")
+    if not endpoint:
+        return None
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(
+            f"api_endpoint = {endpoint!r} must be an http(s) URL such as http://127.0.0.1:8085"
+        )
+    return endpoint
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    host = urlparse(endpoint or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def credentials_file(path: Path) -> Credentials:
+    """A service-account key or a saved user sign-in (``authorized_user``), loaded by its own type
+    (a generic loader would accept any credential configuration a file claims to be)."""
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        kind = info.get("type") if isinstance(info, dict) else None
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+        problem = f"its type is {kind!r}" if kind else "it has no credential type"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problem = str(exc)
+    raise AuthError(
+        f"{path} is not a usable Google credentials file ({problem}). Download a service-account "
+        "key (JSON, type service_account) from Google Cloud console and point `credentials` to it"
+    )
+
+
+def principal(creds: Credentials) -> str:
+    """Who the credentials are, for messages and the shared quota."""
+    # A user sign-in does not carry the user's address (it would take one more request to ask).
+    return str(getattr(creds, "service_account_email", None) or "your Google account")
