@@ -8,6 +8,11 @@ id column after writing), put back what it hit, and write again.
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
+from sheets_bridge.errors import SheetError
 from sheets_bridge.rows import label_choices
 from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.sheets.gridplan import Grid, repair
@@ -148,6 +153,25 @@ def test_a_column_inserted_while_new_columns_are_added_gets_its_header_and_cells
     assert header[2] == "" and header.count("note") == 1
     assert sorted(header[-3:]) == ["agreement", "consensus", "status"]  # each once, after note
     assert all(r["status"] == "ok" for r in people.rows())
+
+
+def test_a_sheet_that_keeps_moving_stops_the_push_with_people_s_cells_in_place(
+    api, spreadsheet, make_sheet
+):
+    sheet = make_sheet()
+    push(sheet, model_rows(10))
+    people = api.people(spreadsheet, "images")
+    for i, rid in enumerate(model_rows(10)):
+        people.type(rid, "annotator_2", CLASSES[i % 10])
+    typed = human_cells(people)
+    flip = itertools.cycle([True, False])
+    api.after("values.batchUpdate", lambda: people.sort("id", descending=next(flip)), once=False)
+    with pytest.raises(SheetError, match="kept moving while writing"):
+        push(sheet, model_rows(10, version=1))
+    api.hooks.clear()
+    assert human_cells(people) == typed
+    push(sheet, model_rows(10, version=1))  # once people stop, the next push puts everything right
+    assert_model_cells_match(people, model_rows(10, version=1))
 
 
 # -- the repair itself, on small grids ---------------------------------------------------------

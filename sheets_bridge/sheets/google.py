@@ -50,6 +50,7 @@ from .credentials import (
 from .formatting import growth_requests, setup_requests, sort_request
 from .gridplan import (
     KEY,
+    MAX_PAYLOAD,
     Grid,
     Plan,
     check_grid,
@@ -57,6 +58,7 @@ from .gridplan import (
     formula_requests,
     grid_from_spreadsheet,
     grid_from_values,
+    json_size,
     layout_matches,
     pack,
     plan_write,
@@ -315,7 +317,7 @@ class GoogleSheet:
 
     def _apply(self, grid: Grid, plan: Plan, replan: Callable[[Grid], Plan]) -> tuple[Grid, Plan]:
         """Write ``plan``'s values, check nobody moved rows or columns under them, repair if they did."""
-        for _ in range(MAX_REPAIRS + 1):
+        for attempt in range(MAX_REPAIRS + 1):
             self._grow(grid, plan)
             self._send_values(plan)
             if not plan.cells and not plan.formulas:
@@ -329,6 +331,9 @@ class GoogleSheet:
                 raise SheetError(f"the worksheet {self.title!r} was deleted while writing")
             fixes = repair(grid, now, plan.cells)
             fixed = now.with_cells(fixes)
+            if attempt == MAX_REPAIRS:  # give up, but not before putting back what was hit
+                self._send_values(Plan(cells=fixes, header=fixed.header))
+                break
             again = replan(fixed)
             again.cells = {**fixes, **again.cells}
             ids_fixed = fixed.ids()
@@ -337,12 +342,14 @@ class GoogleSheet:
                     again.ids.setdefault(r, ids_fixed[r - 1] if r - 1 < len(ids_fixed) else "")
             grid, plan = fixed, again
         raise SheetError(
-            f"rows or columns of {self.title!r} kept moving while writing ({MAX_REPAIRS} tries); "
-            "no human cell was overwritten, but model cells may be out of place: push again"
+            f"rows or columns of {self.title!r} kept moving while writing ({MAX_REPAIRS + 1} tries); "
+            "the cells the write hit were put back, but model cells may be out of place: push "
+            "again when the sheet is quiet"
         )
 
     def _finish(self, first: Grid, grid: Grid, plan: Plan, change: SheetWrite) -> None:
-        """The one formatting batch: formulas, first set-up or formats for what was added, the sort."""
+        """The formatting batch: the tool's formulas, the first set-up (or formats for the rows and
+        columns this write added), and the sort; split only when the formulas exceed ~2 MB."""
         if grid.sheet_id is None:
             return
         sid = grid.sheet_id
@@ -365,7 +372,7 @@ class GoogleSheet:
             tail.append(sort_request(sid, plan.header.index(change.sort_by), data_rows, width))
         batches = pack(formula_requests(sid, plan.formulas))
         if tail:
-            if batches and sum(len(str(r)) for r in batches[-1]) + len(str(tail)) < 1_900_000:
+            if batches and json_size(batches[-1]) + json_size(tail) < MAX_PAYLOAD:
                 batches[-1] += tail
             else:
                 batches.append(tail)

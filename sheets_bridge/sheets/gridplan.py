@@ -301,7 +301,8 @@ def _runs(values: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _size(obj: object) -> int:
+def json_size(obj: object) -> int:
+    """Bytes of ``obj`` as a JSON request body (UTF-8)."""
     return len(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
 
 
@@ -328,7 +329,7 @@ def value_ranges(
             size, first = 0, r0
             for r in range(r0, r1 + 1):
                 values = [cells.get((r, c)) for c in range(c0, c1 + 1)]
-                n = _size(values) + 1
+                n = json_size(values) + 1
                 if piece and size + n > budget:
                     out.append(({"range": a1(title, first, c0, r - 1, c1), "values": piece}, size))
                     piece, size, first = [], 0, r
@@ -370,7 +371,7 @@ def formula_requests(
             size, first = 0, r0
             for r in range(r0, r1 + 1):
                 row = {"values": [{"userEnteredValue": {"formulaValue": by_col[c][r]}}]}
-                n = _size(row) + 1
+                n = json_size(row) + 1
                 if rows and size + n > budget:
                     out.append((_update_cells(sheet_id, first, c, rows), size))
                     rows, size, first = [], 0, r
