@@ -22,6 +22,9 @@ Tests can count requests (``log``, ``count``), inject faults at a rate (``faults
 or on the next requests (``fail_next``), enforce a per-user quota, require OAuth tokens, run hooks
 after a request (people acting between two requests of a push), and act as people in the UI
 (``people``: type, sort, insert and delete rows, move and rename columns).
+
+Not modelled: other sheet types, merged cells, named ranges, filters; inserting, deleting or moving
+rows and columns does not shift validation, protection or format ranges (Sheets does).
 """
 
 from __future__ import annotations

@@ -172,3 +172,30 @@ def test_field_masks_parse_like_google_documents_them():
             "data": {"rowData": {"values": {"formattedValue": None}}},
         }
     }
+
+
+class Redirect(requests.Session):
+    """How gspread reaches another server: rewrite the URL in the session (gspread.urls is copied
+    at import, so changing it does nothing)."""
+
+    def __init__(self, endpoint: str):
+        super().__init__()
+        self.endpoint = endpoint
+
+    def request(self, method, url, *args, **kwargs):
+        return super().request(method, url.replace(API, self.endpoint), *args, **kwargs)
+
+
+def test_gspread_itself_works_against_the_local_server(server):
+    import gspread
+
+    sid = server.create_spreadsheet("gspread", rows=3, cols=3)
+    ws = gspread.Client(auth=None, session=Redirect(server.url)).open_by_key(sid).sheet1
+    ws.update([["id", "label"], ["a", "i"]], "A1")
+    ws.append_rows([["b", "ii"], ["c", "=1+1"]], value_input_option="RAW")  # grows the grid
+    assert ws.get_all_values() == [["id", "label"], ["a", "i"], ["b", "ii"], ["c", "=1+1"]]
+    ws.batch_clear(["B2:B3"])
+    assert ws.col_values(2) == ["label", "", "", "=1+1"]
+    ws.sort((1, "des"), range="A2:C4")
+    assert ws.col_values(1) == ["id", "c", "b", "a"]
+    assert server.count("values.append") == 1
