@@ -1,0 +1,17 @@
+"""The fixed model: data loading, nets, K-fold training, embeddings, UMAP and per-image scores.
+
+Importing this package is cheap (no torch); the heavy modules load where they are used::
+
+    from model.train import run_training            # train, predict out-of-fold, score, write a run
+    from model.predict import load_checkpoint, predict_paths   # reuse a run's model.pt
+
+Modules: ``presets`` (the training recipes), ``data`` (decode + cache images), ``nets`` (the
+networks), ``fit`` (the training loop, one model or several as one grouped network), ``embed``
+(embeddings and the 2-D map), ``scores`` (per-image review signals), ``predict`` (checkpoints),
+``train`` (the whole run).
+"""
+
+__all__ = ["PRESET_NAMES"]
+
+#: Names accepted by ``run_training(preset=...)``; details live in :mod:`model.presets`.
+PRESET_NAMES: tuple[str, ...] = ("fast", "dcai")

@@ -1,0 +1,222 @@
+"""Per-image review signals from out-of-fold probabilities and embeddings (pure functions).
+
+:func:`score_table` returns one row per image with the columns of ``scores.csv``:
+
+- ``label_quality`` (0..1, low = the label is probably wrong) and ``suspect`` (cleanlab's confident
+  learning flags the label) from the out-of-fold probabilities;
+- ``typicality``: cosine similarity of the image's embedding to the centroid of its labelled class;
+- ``nearest_label_book`` / ``..._similarity``: the most similar clean reference example;
+- ``duplicate_of`` / ``duplicate_conflict``: another image with the same bytes, or one whose
+  embedding is nearly identical (cosine >= ``NEAR_DUPLICATE``), and whether their labels differ;
+  an augmented copy and its parent (or two copies of one parent) are not reported;
+- ``outlier`` (0..1): percentile of the mean cosine distance to the nearest neighbours;
+- ``cluster`` / ``cluster_split``: k-means "style" clusters of the embeddings and whether a
+  cluster holds (almost) only train or only val images;
+- ``issues``: the above in short words for a reviewer, joined by ``"; "``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from model.embed import normalize
+
+#: embedding cosine similarity from which two different images count as near-duplicates
+NEAR_DUPLICATE = 0.995
+#: ``outlier`` percentile from which "outlier" is reported
+OUTLIER_FLAG = 0.98
+#: an outlier the model is this unsure about may not be a numeral at all
+JUNK_OUTLIER, JUNK_CONFIDENCE = 0.95, 0.5
+#: a cluster is "train-only" ("val-only") when its val (train) share is below this fraction of
+#: the overall val (train) share; clusters of fewer than MIN_CLUSTER images are not judged
+SPLIT_SKEW, MIN_CLUSTER = 0.2, 5
+#: neighbours that define the outlier score
+OUTLIER_K = 10
+
+COLUMNS = [
+    "id",
+    "label_quality",
+    "suspect",
+    "typicality",
+    "nearest_label_book",
+    "nearest_label_book_similarity",
+    "duplicate_of",
+    "duplicate_conflict",
+    "outlier",
+    "cluster",
+    "cluster_split",
+    "issues",
+]
+
+
+def label_quality(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab label-quality scores (self-confidence) and confident-learning issue flags."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    # n_jobs=1: cleanlab's process pool costs more than it saves at this size
+    suspect = find_label_issues(labels, probs, n_jobs=1)
+    return np.asarray(quality, dtype=np.float64), np.asarray(suspect, dtype=bool)
+
+
+def typicality(unit: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Cosine similarity of each (unit) embedding to the mean direction of its labelled class."""
+    centroids = np.zeros((n_classes, unit.shape[1]), dtype=np.float32)
+    np.add.at(centroids, labels, unit)
+    centroids = normalize(centroids)
+    return np.einsum("nd,nd->n", unit, centroids[labels])
+
+
+def duplicates(
+    ids: Sequence[str],
+    sha256s: Sequence[str],
+    knn_idx: np.ndarray,
+    knn_sim: np.ndarray,
+    families: Sequence[str],
+) -> np.ndarray:
+    """Index of another image that duplicates each one (-1: none).
+
+    Same bytes first (the first other image with that sha256), else the nearest neighbour when its
+    cosine similarity reaches :data:`NEAR_DUPLICATE`. ``families`` (an augmented copy's parent id,
+    else the image's own id) exempts intended copies.
+    """
+    n = len(ids)
+    out = np.full(n, -1, dtype=np.int64)
+    by_sha: dict[str, list[int]] = {}
+    for i, sha in enumerate(sha256s):
+        if sha:
+            by_sha.setdefault(sha, []).append(i)
+    for i in range(n):
+        same = [j for j in by_sha.get(sha256s[i], []) if j != i and families[j] != families[i]]
+        if same:
+            out[i] = same[0]
+            continue
+        for j, s in zip(knn_idx[i, 1:], knn_sim[i, 1:], strict=True):
+            if s < NEAR_DUPLICATE:
+                break
+            if families[j] != families[i]:
+                out[i] = j
+                break
+    return out
+
+
+def outlier_scores(knn_sim: np.ndarray) -> np.ndarray:
+    """Percentile (0..1) of each image's mean cosine distance to its nearest other images."""
+    n = len(knn_sim)
+    if n < 2 or knn_sim.shape[1] < 2:
+        return np.zeros(n)
+    dist = 1.0 - knn_sim[:, 1 : OUTLIER_K + 1].mean(axis=1)
+    ranks = pd.Series(dist).rank(method="average").to_numpy()
+    return (ranks - 1) / max(n - 1, 1)
+
+
+def style_clusters(
+    unit: np.ndarray, splits: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-means clusters of the embeddings and each cluster's train/val make-up per image."""
+    from sklearn.cluster import KMeans
+
+    n = len(unit)
+    k = int(np.clip(n // 60, 2, 50)) if n >= 4 else 1
+    if k == 1:
+        return np.zeros(n, dtype=np.int64), np.full(n, "both", dtype=object)
+    cluster = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(unit)
+    is_val = splits == "val"
+    p_val = is_val.mean()
+    verdict = np.full(k, "both", dtype=object)
+    for c in range(k):
+        members = cluster == c
+        size = members.sum()
+        if size < MIN_CLUSTER or p_val in (0.0, 1.0):
+            continue
+        val_share = is_val[members].mean()
+        if val_share < SPLIT_SKEW * p_val:
+            verdict[c] = "train-only"
+        elif 1 - val_share < SPLIT_SKEW * (1 - p_val):
+            verdict[c] = "val-only"
+    return cluster.astype(np.int64), verdict[cluster]
+
+
+def score_table(
+    *,
+    ids: Sequence[str],
+    labels: np.ndarray,
+    splits: Sequence[str],
+    sha256s: Sequence[str],
+    families: Sequence[str],
+    probs: np.ndarray,
+    embeddings: np.ndarray,
+    knn: tuple[np.ndarray, np.ndarray],
+    classes: Sequence[str],
+    label_book_ids: Sequence[str] = (),
+    label_book_embeddings: np.ndarray | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """All per-image signals as a DataFrame with :data:`COLUMNS` (same row order as ``ids``).
+
+    ``knn`` is :func:`model.embed.neighbours` of ``embeddings`` (self first).
+    """
+    labels = np.asarray(labels)
+    splits_arr = np.asarray(splits, dtype=object)
+    unit = normalize(embeddings)
+    quality, suspect = label_quality(labels, probs)
+    pred = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    typ = typicality(unit, labels, len(classes))
+
+    lb_id = np.full(len(ids), "", dtype=object)
+    lb_sim = np.full(len(ids), np.nan)
+    if len(label_book_ids) and label_book_embeddings is not None:
+        sims = unit @ normalize(label_book_embeddings).T
+        best = sims.argmax(axis=1)
+        lb_id = np.asarray(label_book_ids, dtype=object)[best]
+        lb_sim = sims[np.arange(len(ids)), best]
+
+    dup = duplicates(ids, sha256s, knn[0], knn[1], families)
+    ids_arr = np.asarray(ids, dtype=object)
+    dup_of = np.where(dup >= 0, ids_arr[np.maximum(dup, 0)], "")
+    conflict = (dup >= 0) & (labels[np.maximum(dup, 0)] != labels)
+    exact = (dup >= 0) & (
+        np.asarray(sha256s, dtype=object)[np.maximum(dup, 0)] == np.asarray(sha256s, dtype=object)
+    )
+    outlier = outlier_scores(knn[1])
+    cluster, cluster_split = style_clusters(unit, splits_arr, seed)
+
+    issues = []
+    for i in range(len(ids)):
+        words = []
+        if suspect[i]:
+            words.append(f"label? (pred {classes[pred[i]]} {conf[i]:.2f})")
+        if dup[i] >= 0:
+            kind = "duplicate" if exact[i] else "near-duplicate"
+            differs = " (label differs)" if conflict[i] else ""
+            words.append(f"{kind} of {dup_of[i]}{differs}")
+        if outlier[i] >= JUNK_OUTLIER and conf[i] < JUNK_CONFIDENCE:
+            words.append("junk?")
+        elif outlier[i] >= OUTLIER_FLAG:
+            words.append("outlier")
+        if cluster_split[i] != "both":
+            words.append(f"{cluster_split[i]} style")
+        issues.append("; ".join(words))
+
+    return pd.DataFrame(
+        {
+            "id": ids_arr,
+            "label_quality": quality,
+            "suspect": suspect,
+            "typicality": typ.astype(np.float64),
+            "nearest_label_book": lb_id,
+            "nearest_label_book_similarity": lb_sim,
+            "duplicate_of": dup_of,
+            "duplicate_conflict": conflict,
+            "outlier": outlier,
+            "cluster": cluster,
+            "cluster_split": cluster_split,
+            "issues": issues,
+        },
+        columns=COLUMNS,
+    )

@@ -1,0 +1,427 @@
+"""One training run: K-fold out-of-fold predictions, the final model, embeddings, map, scores.
+
+Example::
+
+    metrics = run_training(manifest, ["i", "ii", "iii"], Path("runs/r1"), preset="fast")
+
+Writes into ``out_dir``: ``predictions.csv``, ``embeddings.npy``, ``umap.npy``, ``scores.csv``,
+``model.pt``, ``metrics.json`` and ``folds.json`` (which ids each model trained on and held out).
+The train+val images are split by stratified K-fold; fold model ``k`` trains on the other folds
+and scores fold ``k``, so every image's probabilities come from a model that never saw it. The
+final model trains on ``train`` and keeps the epoch with the best ``val`` accuracy; it provides the
+checkpoint, the embeddings and the accuracies on extra labelled sets. On CUDA the K fold models and
+the final model train together as one grouped network; elsewhere one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model.presets import get_preset
+
+SPLITS = ("train", "val", "label_book", "test")
+REQUIRED = ("id", "path", "label", "split")
+# share of the whole run each step takes, for ``on_progress``
+_STEP_SHARE = {"load": 0.05, "train": 0.80, "embed": 0.02, "umap": 0.08, "scores": 0.05}
+
+ProgressFn = Callable[[str, float], None]
+
+
+class _Progress:
+    """Maps (step, fraction of step) to one overall fraction, for the web job view."""
+
+    def __init__(self, callback: ProgressFn | None) -> None:
+        self.callback = callback
+        self.start = dict(zip(_STEP_SHARE, np.cumsum([0, *_STEP_SHARE.values()])[:-1], strict=True))
+
+    def __call__(self, step: str, fraction: float) -> None:
+        if self.callback is not None:
+            done = self.start[step] + _STEP_SHARE[step] * min(max(fraction, 0.0), 1.0)
+            self.callback(step, float(min(done, 1.0)))
+
+
+def _check_classes(classes: Sequence[str]) -> list[str]:
+    classes = [str(c) for c in classes]
+    if len(classes) < 2:
+        raise ValueError(f"need at least 2 classes, got {classes}")
+    if len(set(classes)) != len(classes) or "" in classes:
+        raise ValueError(f"class names must be unique and non-empty, got {classes}")
+    return classes
+
+
+def _check_labelled(frame: pd.DataFrame, classes: list[str], what: str) -> None:
+    unknown = sorted(set(frame["label"]) - set(classes))
+    if unknown:
+        raise ValueError(f"{what}: labels {unknown} are not among the classes {classes}")
+    missing = [p for p in frame["path"] if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"{what}: {len(missing)} image file(s) not found, e.g. {missing[0]}")
+
+
+def _check_manifest(manifest: pd.DataFrame, classes: list[str], folds: int) -> pd.DataFrame:
+    absent = [c for c in REQUIRED if c not in manifest.columns]
+    if absent:
+        raise ValueError(f"manifest lacks column(s) {absent}; it needs {list(REQUIRED)}")
+    rows = manifest.reset_index(drop=True).copy()
+    for col in ("id", "path", "label", "split", "sha256", "origin", "parent_id"):
+        rows[col] = rows[col].fillna("").astype(str) if col in rows else ""
+    if (rows["id"] == "").any() or rows["id"].duplicated().any():
+        dup = rows.loc[rows["id"].duplicated(), "id"].head(3).tolist()
+        raise ValueError(f"manifest ids must be unique and non-empty (repeated: {dup})")
+    bad = sorted(set(rows["split"]) - set(SPLITS))
+    if bad:
+        raise ValueError(f"unknown split value(s) {bad}; use {list(SPLITS)}")
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    labelled = rows[rows["split"].isin(["train", "val", "label_book"])]
+    _check_labelled(labelled, classes, "manifest")
+    pool = rows[rows["split"].isin(["train", "val"])]
+    if not (pool["split"] == "train").any():
+        raise ValueError("manifest has no train rows")
+    counts = pool["label"].value_counts()
+    for c in classes:
+        if counts.get(c, 0) < folds:
+            raise ValueError(
+                f"class {c!r} has {counts.get(c, 0)} train+val image(s), fewer than folds={folds}: "
+                "add images of it or lower folds"
+            )
+    return rows
+
+
+def _resolve_device(device: str | None) -> Any:
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
+    return dev
+
+
+def run_training(
+    manifest: pd.DataFrame,
+    classes: list[str],
+    out_dir: Path,
+    *,
+    preset: str = "fast",
+    folds: int = 4,
+    seed: int = 0,
+    device: str | None = None,
+    epochs: int | None = None,
+    cache_dir: Path | None = None,
+    eval_sets: dict[str, pd.DataFrame] | None = None,
+    progress: bool = True,
+    on_progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Train, predict out-of-fold, embed, map and score; write the run files; return the metrics.
+
+    ``manifest`` has the columns ``id, path, label, split`` (and optionally ``sha256, origin,
+    parent_id``); ``split`` is one of train / val / label_book / test. ``eval_sets`` maps a name to
+    extra labelled rows (``path, label``) on which the final model's accuracy is reported; labelled
+    label_book and test rows of the manifest are reported as the sets ``label_book`` and ``test``.
+    ``on_progress(step, fraction)`` receives the step name (load, train, embed, umap, scores) and
+    the fraction (0..1) of the whole run done so far.
+    """
+    t_start = time.perf_counter()
+    config = get_preset(preset, epochs=epochs)
+    classes = _check_classes(classes)
+    rows = _check_manifest(manifest, classes, folds)
+    extra = {}
+    for name, frame in (eval_sets or {}).items():
+        if not {"path", "label"} <= set(frame.columns):
+            raise ValueError(f"eval set {name!r} needs the columns path and label")
+        frame = frame.reset_index(drop=True).astype({"path": str, "label": str})
+        _check_labelled(frame, classes, f"eval set {name!r}")
+        extra[name] = frame
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} does not exist: create the run folder first")
+    dev = _resolve_device(device)
+
+    from model.fit import cpu_threads
+
+    with cpu_threads():
+        run = _Run(
+            rows, classes, out_dir, config, folds, seed, dev, progress, _Progress(on_progress)
+        )
+        return run.execute(cache_dir, extra, t_start)
+
+
+class _Run:
+    """The steps of one run over one decoded image tensor (train+val rows first)."""
+
+    def __init__(self, rows, classes, out_dir, config, folds, seed, dev, progress, report) -> None:
+        self.rows, self.classes, self.out_dir = rows, classes, out_dir
+        self.config, self.folds, self.seed, self.dev = config, folds, seed, dev
+        self.progress, self.report = progress, report
+        self.pool = rows[rows["split"].isin(["train", "val"])].reset_index(drop=True)
+        self.timings: dict[str, float] = {}
+        # CUDA: the K fold models and the final model train together as one grouped network
+        self.grouped = dev.type == "cuda"
+
+    def execute(
+        self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], t_start: float
+    ) -> dict[str, Any]:
+        import torch
+
+        from model.data import file_sha256, load_images
+
+        rows, pool, config = self.rows, self.pool, self.config
+        # -- load: every image the run needs, decoded once, train+val first
+        t = time.perf_counter()
+        self.report("load", 0.0)
+        sets = {"label_book": rows[rows["split"] == "label_book"]}
+        sets["test"] = rows[(rows["split"] == "test") & rows["label"].isin(self.classes)]
+        sets.update(extra)
+        frames = [pool, *(f for f in sets.values() if len(f))]
+        paths = [p for f in frames for p in f["path"]]
+        shas = [s for f in frames for s in (f["sha256"] if "sha256" in f else [""] * len(f))]
+        # train+val hashes also find byte-identical duplicates, so make sure they exist
+        pool_sha = [
+            s if len(s) == 64 else file_sha256(p)
+            for s, p in zip(pool["sha256"], pool["path"], strict=True)
+        ]
+        shas[: len(pool)] = pool_sha
+        index = {c: i for i, c in enumerate(self.classes)}
+        labels = np.array([index[lab] for f in frames for lab in f["label"]], dtype=np.int64)
+        images = torch.from_numpy(
+            load_images(paths, shas, cache_dir=cache_dir, size=config.image_size)
+        )
+        images, labels_t = images.to(self.dev), torch.from_numpy(labels).to(self.dev)
+        offsets, start = {}, len(pool)
+        for name, f in sets.items():
+            if len(f):
+                offsets[name] = np.arange(start, start + len(f))
+                start += len(f)
+        self.timings["load"] = time.perf_counter() - t
+        self.report("load", 1.0)
+
+        final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(images, labels_t, labels)
+        oof = np.zeros((len(pool), len(self.classes)), dtype=np.float32)
+        for job, res in zip(fold_jobs, fold_results, strict=True):
+            oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
+
+        # -- embed: the final model's penultimate layer; accuracy on the extra sets
+        from model.fit import predict_group
+        from model.nets import build_net
+
+        t = time.perf_counter()
+        net = build_net(config, len(self.classes))
+        net.load_state_dict(final.state)
+        net.to(self.dev)
+        amp = self.dev.type == "cuda"
+        lists = [np.arange(len(pool)), *offsets.values()]
+        emb_all = predict_group(net, images, [np.concatenate(lists)], embed=True, amp=amp)[0]
+        emb = emb_all[: len(pool)].astype(np.float32)
+        lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
+        eval_acc = {}
+        for name, ix in offsets.items():
+            probs = predict_group(net, images, [ix], amp=amp)[0]
+            eval_acc[name] = float((probs.argmax(1) == labels[ix]).mean())
+        self.timings["embed"] = time.perf_counter() - t
+        self.report("embed", 1.0)
+
+        # -- umap, on neighbours shared with the scores
+        from model.embed import neighbours, umap_2d
+        from model.scores import OUTLIER_K, score_table
+
+        t = time.perf_counter()
+        knn = neighbours(emb, max(16, OUTLIER_K + 1))
+        xy = umap_2d(emb, seed=self.seed, knn=knn)
+        self.timings["umap"] = time.perf_counter() - t
+        self.report("umap", 1.0)
+
+        t = time.perf_counter()
+        families = [
+            p if o == "augmented" and p else i
+            for i, o, p in zip(pool["id"], pool["origin"], pool["parent_id"], strict=True)
+        ]
+        lb_rows = sets["label_book"]
+        scores = score_table(
+            ids=list(pool["id"]),
+            labels=labels[: len(pool)],
+            splits=list(pool["split"]),
+            sha256s=pool_sha,
+            families=families,
+            probs=oof,
+            embeddings=emb,
+            knn=knn,
+            classes=self.classes,
+            label_book_ids=list(lb_rows["id"]),
+            label_book_embeddings=lb_emb,
+            seed=self.seed,
+        )
+        self.timings["scores"] = time.perf_counter() - t
+        self.report("scores", 1.0)
+
+        # -- write the run
+        from model.predict import save_checkpoint
+
+        out = self.out_dir
+        pred = oof.argmax(1)
+        predictions = pd.DataFrame(
+            {
+                "id": pool["id"],
+                "split": pool["split"],
+                "label": pool["label"],
+                "pred": np.asarray(self.classes, dtype=object)[pred],
+                "confidence": oof.max(1),
+                "fold": fold_of,
+            }
+        )
+        for c, name in enumerate(self.classes):
+            predictions[f"p_{name}"] = oof[:, c]
+        predictions.to_csv(out / "predictions.csv", index=False)
+        np.save(out / "embeddings.npy", emb)
+        np.save(out / "umap.npy", xy.astype(np.float32))
+        scores.to_csv(out / "scores.csv", index=False)
+        has_val = bool((pool["split"] == "val").any())
+        val_acc = final.select_accuracy[final.best_epoch - 1] if has_val else None
+        save_checkpoint(
+            out / "model.pt",
+            state_dict=final.state,
+            config=config,
+            classes=self.classes,
+            seed=self.seed,
+            best_epoch=final.best_epoch,
+            val_accuracy=val_acc,
+        )
+        ids = pool["id"].to_numpy()
+        folds_doc = {
+            "fold_epoch": fold_epoch,
+            "folds": [
+                {
+                    "fold": k,
+                    "heldout": ids[job.holdout_idx].tolist(),
+                    "trained_on": ids[res.trained_on].tolist(),
+                }
+                for k, (job, res) in enumerate(zip(fold_jobs, fold_results, strict=True))
+            ],
+            "final": {"trained_on": ids[final.trained_on].tolist(), "best_epoch": final.best_epoch},
+        }
+        (out / "folds.json").write_text(json.dumps(folds_doc))
+
+        train_time = self.timings["folds"] + self.timings["final"]
+        seen = final.images_seen + sum(r.images_seen for r in fold_results)
+        self.timings["total"] = time.perf_counter() - t_start
+        metrics = {
+            "preset": config.name,
+            "config": config.to_dict(),
+            "seed": self.seed,
+            "folds": self.folds,
+            "epochs": config.epochs,
+            "fold_epoch": fold_epoch,
+            "device": str(self.dev),
+            "grouped": self.grouped,
+            "torch_version": torch.__version__,
+            "classes": self.classes,
+            "n_train": int((pool["split"] == "train").sum()),
+            "n_val": int((pool["split"] == "val").sum()),
+            "val_accuracy": val_acc,
+            "oof_accuracy": float((pred == labels[: len(pool)]).mean()),
+            "eval": eval_acc,
+            "best_epoch": final.best_epoch,
+            "n_suspect": int(scores["suspect"].sum()),
+            "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,
+        }
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        return metrics
+
+    def _train(self, images, labels_t, labels):
+        """Fold models and the final model; returns what the rest of the run needs."""
+        from sklearn.model_selection import StratifiedKFold
+
+        from model.fit import Job, fit_group
+
+        config, pool, n_classes = self.config, self.pool, len(self.classes)
+        n = len(pool)
+        fold_of = np.empty(n, dtype=np.int64)
+        kfold = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
+        for k, (_, held) in enumerate(kfold.split(np.zeros(n), labels[:n])):
+            fold_of[held] = k
+        is_val = (pool["split"] == "val").to_numpy()
+        final_job = Job(
+            "final",
+            train_idx=np.flatnonzero(~is_val),
+            select_idx=np.flatnonzero(is_val) if is_val.any() else None,
+            keep_state=True,
+            key=self.folds,
+        )
+        fold_jobs = [
+            Job(
+                f"fold{k}",
+                train_idx=np.flatnonzero(fold_of != k),
+                holdout_idx=np.flatnonzero(fold_of == k),
+                key=k,
+            )
+            for k in range(self.folds)
+        ]
+        epochs = config.epochs
+        models = self.folds + 1
+        common = {"seed": self.seed, "progress": self.progress}
+
+        def on_epoch(done_models: int, width: int = 1):
+            return lambda e, total: self.report("train", (done_models + width * e / total) / models)
+
+        t = time.perf_counter()
+        if self.grouped:
+            for job in fold_jobs:  # "best" is only known at the end: keep every epoch's probs
+                job.snapshot_epochs = None if config.fold_epoch == "best" else frozenset({epochs})
+            *fold_results, final = fit_group(
+                config,
+                images,
+                labels_t,
+                [*fold_jobs, final_job],
+                n_classes,
+                epochs=epochs,
+                on_epoch=on_epoch(0, models),
+                desc="folds+final",
+                **common,
+            )
+            self.timings["folds"], self.timings["final"] = time.perf_counter() - t, 0.0
+            fold_epoch = final.best_epoch if config.fold_epoch == "best" else epochs
+        else:
+            (final,) = fit_group(
+                config,
+                images,
+                labels_t,
+                [final_job],
+                n_classes,
+                epochs=epochs,
+                on_epoch=on_epoch(0),
+                desc="final",
+                **common,
+            )
+            self.timings["final"] = time.perf_counter() - t
+            t = time.perf_counter()
+            fold_epoch = final.best_epoch if config.fold_epoch == "best" else epochs
+            fold_results = []
+            for k, job in enumerate(fold_jobs):
+                job.snapshot_epochs = frozenset({fold_epoch})
+                fold_results += fit_group(
+                    config,
+                    images,
+                    labels_t,
+                    [job],
+                    n_classes,
+                    epochs=fold_epoch,
+                    on_epoch=on_epoch(k + 1),
+                    desc=f"fold {k + 1}/{self.folds}",
+                    **common,
+                )
+            self.timings["folds"] = time.perf_counter() - t
+        return final, fold_jobs, fold_results, fold_of, fold_epoch
