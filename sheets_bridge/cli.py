@@ -166,11 +166,18 @@ def push(workspace: Path) -> None:
 
 @main.command()
 @workspace_option
-def pull(workspace: Path) -> None:
+@click.option(
+    "--augment", "then_augment", is_flag=True, help="Then add augmented images within the budget."
+)
+def pull(workspace: Path, then_augment: bool) -> None:
     """Read annotators and overrides; write consensus; build the next dataset version."""
     from . import loop
 
     click.echo(loop.pull(_open(workspace)).describe())
+    if then_augment:
+        from .augment import augment as run_augment
+
+        click.echo(run_augment(_open(workspace)).describe())
 
 
 @main.command()
@@ -256,6 +263,64 @@ def export(workspace: Path, version: str, directory: Path) -> None:
         raise click.ClickException(f"{directory} is not empty; choose a new folder")
     n = copy_tree_images(ws.version(version).manifest(), ws.root, directory)
     click.echo(f"exported {n} images of {version} to {directory}")
+
+
+@main.command()
+@workspace_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (what the dashboard reads)."
+)
+def report(workspace: Path, as_json: bool) -> None:
+    """Where people disagree: class-pair confusions, per-annotator agreement, unreviewed rows."""
+    from .report import describe, disagreement_report
+
+    data = disagreement_report(_open(workspace))
+    click.echo(json.dumps(data, indent=2) if as_json else describe(data))
+
+
+@main.command()
+@workspace_option
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Most images the version may hold [default: augment_budget].",
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed, same augmented images.")
+def augment(workspace: Path, budget: int | None, seed: int) -> None:
+    """Add augmented train images (balancing classes and style clusters) as a new version."""
+    from .augment import augment as run_augment
+
+    click.echo(run_augment(_open(workspace), budget=budget, seed=seed).describe())
+
+
+@main.command()
+@workspace_option
+@click.option(
+    "--apply",
+    "apply_now",
+    is_flag=True,
+    help="Build a version with the moves instead of suggesting them.",
+)
+def rebalance(workspace: Path, apply_now: bool) -> None:
+    """Propose train/val moves so every style cluster is in both splits, in proportion."""
+    from . import rebalance as rb
+
+    ws = _open(workspace)
+    proposals = rb.propose(ws)
+    if proposals.empty:
+        click.echo("no moves needed (or no style clusters yet: run `sheets-bridge train` first)")
+        return
+    if apply_now:
+        v = rb.apply(ws, proposals)
+        click.echo(f"moved {len(proposals)} images; {v.name} is now current")
+        return
+    path = rb.write_suggestions(ws, proposals)
+    click.echo(proposals.to_string(index=False, max_rows=30))
+    click.echo(
+        f"\n{len(proposals)} suggestions saved to {path}; the next push shows them in the issues column.\n"
+        "Accept one by typing the split into its subset cell, or run `sheets-bridge rebalance --apply`."
+    )
 
 
 @main.group()

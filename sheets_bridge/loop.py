@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import config as config_mod
 from .config import Config
-from .consensus import decide
+from .consensus import Decision, decide
 from .dataset import register
 from .errors import ConfigError, DatasetError, WorkspaceError
 from .rows import SHEET_SPLITS, label_choices, model_cells, plan_push
@@ -171,6 +171,13 @@ def push(
     scores = run.scores() if run else None
     report("push: building rows", 0.1)
     rows = model_cells(manifest, preds, scores, ws.config.image_url)
+    from .rebalance import (
+        suggestion_text,  # rebalancing proposals people accept by typing the split
+    )
+
+    for rid, text in suggestion_text(ws).items():
+        if rid in rows:
+            rows[rid]["issues"] = "; ".join(filter(None, [str(rows[rid]["issues"] or ""), text]))
     report("push: reading the sheet", 0.3)
     table = sheet.read()
     plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
@@ -199,6 +206,7 @@ class PullReport(_Report):
     conflicts: int = 0
     invalid: list[str] = field(default_factory=list)
     reviewed: int = 0
+    annotator_quality: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
         head = (
@@ -230,13 +238,23 @@ def pull(
     changes: list[tuple[str, str, str, str, str, str]] = []
     bridge: dict[str, dict[str, object]] = {}
     rep = PullReport(base.name, None)
+    crowd: dict[str, Decision] = {}
+    extra: dict[str, object] = {"rule": ws.config.consensus}
+    if ws.config.consensus == "crowdlab":
+        from .crowd import crowdlab
+
+        run = ws.latest_run(base.name) or ws.latest_run()
+        labels = dict(zip(manifest["id"], manifest["label"], strict=True))
+        res = crowdlab(table.rows, labels, run.predictions() if run else None, annotators, classes)
+        crowd, extra["crowdlab"] = res.decisions, res.as_dict()
+        rep.annotator_quality = dict(res.quality)
     removed: set[str] = set()
     for row in table.rows:
         rid = row.get("id", "")
         if rid not in manifest.index:
             continue
         label, split = manifest.at[rid, "label"], manifest.at[rid, "split"]
-        d = decide(row, label, annotators, classes)
+        d = crowd.get(rid) or decide(row, label, annotators, classes)
         invalid = list(d.invalid)
         status = d.status
         typed = row.get("subset", "").strip().lower()
@@ -279,7 +297,7 @@ def pull(
             log,
             parent=base.name,
             message=msg,
-            extra={"rule": ws.config.consensus},
+            extra=extra,
         )
         ws.set_current(version.name)
         rep.version = version.name
