@@ -7,6 +7,7 @@ Thumbnails are not in the document: the hover loads ``/images/<id>?thumb=1`` whe
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .data import COLOUR_OPTIONS
@@ -124,6 +125,15 @@ def legends(points: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, list[tu
     return out
 
 
+def _padded(values: pd.Series, pad: float = 0.04):
+    from bokeh.models import Range1d
+
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    margin = (hi - lo) * pad or 1.0
+    return Range1d(lo - margin, hi + margin)
+
+
 def figure_components(
     points: pd.DataFrame, classes: tuple[str, ...], colour: str = "label"
 ) -> tuple[str, str, dict, dict]:
@@ -163,14 +173,17 @@ def figure_components(
     }
     lasso, box = LassoSelectTool(), BoxSelectTool()
     wheel = WheelZoomTool()
+    # The points arrive after the plot is built (see above), so the ranges are fixed here from the
+    # data rather than left to auto-ranging over an empty source.
     fig = figure(
+        x_range=_padded(points["x"]),
+        y_range=_padded(points["y"]),
         sizing_mode="stretch_both",
         tools=[PanTool(), wheel, box, lasso, ResetTool()],
         active_drag=lasso,
         active_scroll=wheel,
         toolbar_location="above",
         output_backend="canvas",
-        match_aspect=True,
     )
     fig.axis.visible = False
     fig.grid.visible = False

@@ -50,7 +50,7 @@ def test_hovering_a_point_shows_its_image(page, server):
     page.mouse.move(point["x"], point["y"])
     image = page.locator("img[src*='?thumb=1']").first  # inside Bokeh's tooltip (shadow DOM)
     image.wait_for(state="visible", timeout=10_000)
-    assert image.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert image.evaluate("async (img) => { await img.decode(); return img.naturalWidth; }") > 0
     assert page.get_by_text(point["id"]).first.is_visible()
 
 

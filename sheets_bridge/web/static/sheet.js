@@ -39,7 +39,7 @@
   function column(name, meta) {
     const col = {
       title: name, field: name, headerTooltip: descriptions[name] || name,
-      width: WIDTH[name] || (meta.labelColumns.includes(name) ? 120 : 120),
+      width: WIDTH[name] || (meta.labelColumns.includes(name) ? 130 : 120),
       headerFilter: "input", headerFilterPlaceholder: "filter", vertAlign: "middle",
     };
     if (NUMERIC.has(name)) {
@@ -135,7 +135,7 @@
     const first = ["id", "label", "pred", "confidence", "issues", ...meta.labelColumns, "note", "subset"];
     const order = [...first.filter((c) => data.columns.includes(c)), ...data.columns.filter((c) => !first.includes(c))];
     const columns = order.map((c) => column(c, meta));
-    columns.splice(1, 0, { title: "image", field: "image", formatter: thumbFormatter, width: 56,
+    columns.splice(1, 0, { title: "image", field: "image", formatter: thumbFormatter, width: 72,
       headerSort: false, hozAlign: "center", vertAlign: "middle", headerTooltip: descriptions.image });
     table = new Tabulator(el, {
       data: rows,
