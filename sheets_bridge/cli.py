@@ -183,11 +183,19 @@ def pull(workspace: Path, then_augment: bool) -> None:
 @main.command()
 @workspace_option
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
-def retrain(workspace: Path, epochs: int | None) -> None:
+@click.option(
+    "--preset",
+    type=click.Choice(["fast", "dcai"]),
+    default=None,
+    help="Override the workspace preset.",
+)
+def retrain(workspace: Path, epochs: int | None, preset: str | None) -> None:
     """pull + train + push in one step."""
     from . import loop
 
-    click.echo(loop.retrain(_open(workspace), epochs=epochs, progress=True).describe())
+    click.echo(
+        loop.retrain(_open(workspace), epochs=epochs, preset=preset, progress=True).describe()
+    )
 
 
 @main.command()
@@ -416,7 +424,12 @@ def _serve(workspace: Path, host: str, port: int) -> None:
         from .web import serve as serve_app
     except ImportError as exc:  # pragma: no cover - the web app ships with the package
         raise click.ClickException(f"the web app is not available: {exc}") from None
-    serve_app(workspace, host=host, port=port)
+
+    def ready(urls: dict[str, str]) -> None:
+        click.echo("serving (Ctrl-C to stop):")
+        click.echo("\n".join(f"  {k:9s} {v}" for k, v in urls.items()))
+
+    serve_app(workspace, host=host, port=port, open_browser=False, on_ready=ready)
 
 
 @main.command()

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .errors import ConfigError
 
@@ -108,7 +109,7 @@ class Config:
     def image_url(self, image_id: str) -> str:
         if self.image_url_template:
             return self.image_url_template.format(id=image_id)
-        return f"{self.public_url.rstrip('/')}/images/{image_id}"
+        return f"{self.public_url.rstrip('/')}/images/{quote(image_id, safe='')}"
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -154,6 +154,18 @@ class PushReport(_Report):
         )
 
 
+def _image_url(ws: Workspace) -> Callable[[str], str]:
+    """Image URLs for the sheet; a Google sheet's =IMAGE() cannot send the token, so each URL
+    carries a signature that opens that one image only."""
+    cfg = ws.config
+    if cfg.backend != "google" or cfg.image_url_template:
+        return cfg.image_url
+    from .web.security import image_signature
+
+    token = config_mod.ensure_token(ws.root)
+    return lambda image_id: f"{cfg.image_url(image_id)}?sig={image_signature(token, image_id)}"
+
+
 def push(
     ws: Workspace,
     *,
@@ -170,7 +182,7 @@ def push(
     preds = run.predictions() if run else None
     scores = run.scores() if run else None
     report("push: building rows", 0.1)
-    rows = model_cells(manifest, preds, scores, ws.config.image_url)
+    rows = model_cells(manifest, preds, scores, _image_url(ws))
     from .rebalance import (
         suggestion_text,  # rebalancing proposals people accept by typing the split
     )
@@ -330,6 +342,7 @@ def retrain(
     epochs: int | None = None,
     progress: bool = False,
     on_progress: Progress | None = None,
+    preset: str | None = None,
 ) -> RetrainReport:
     """pull + train + push as one step (what the sheet menu's "Retrain model" runs)."""
     report = on_progress or _noop
@@ -337,7 +350,11 @@ def retrain(
     p = pull(ws, sheet=sheet, on_progress=lambda s, f: report(s, 0.1 * f))
     ws = Workspace(ws.root)  # the current version may have changed
     run = train(
-        ws, epochs=epochs, progress=progress, on_progress=lambda s, f: report(s, 0.1 + 0.8 * f)
+        ws,
+        preset=preset,
+        epochs=epochs,
+        progress=progress,
+        on_progress=lambda s, f: report(s, 0.1 + 0.8 * f),
     )
     q = push(ws, sheet=sheet, run=run, on_progress=lambda s, f: report(s, 0.9 + 0.1 * f))
     return RetrainReport(p.as_dict(), run.id, run.metrics().get("val_accuracy"), q.as_dict())

@@ -64,5 +64,5 @@ def test_missing_workspace_says_how_to_create_one(tmp_path):
 
 
 def test_image_url_uses_the_template_or_the_bridge():
-    assert Config().image_url("a b") == "http://127.0.0.1:8000/images/a b"
+    assert Config().image_url("a b/c") == "http://127.0.0.1:8000/images/a%20b%2Fc"
     assert Config(image_url_template="https://b/{id}.png").image_url("x1") == "https://b/x1.png"
