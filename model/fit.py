@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,14 +176,14 @@ def fit_group(
 ) -> list[JobResult]:
     """Train one copy of ``config``'s net per job on ``images``/``labels`` (already on the device).
 
-    Returns one :class:`JobResult` per job. ``amp`` (bf16 autocast) and ``cuda_graphs`` default to
-    on for CUDA and off elsewhere. ``on_epoch(epoch, epochs)`` is called after every epoch.
+    Returns one :class:`JobResult` per job. ``amp`` (bf16 autocast) defaults to ``config.amp`` on
+    CUDA and off elsewhere; ``cuda_graphs`` to on for CUDA. ``on_epoch(epoch, epochs)`` is called after every epoch.
     """
     from tqdm.auto import tqdm
 
     device = images.device
     cuda = device.type == "cuda"
-    amp = cuda if amp is None else amp
+    amp = (cuda and config.amp) if amp is None else amp
     cuda_graphs = cuda if cuda_graphs is None else (cuda_graphs and cuda)
     epochs = epochs or config.epochs
     groups = len(jobs)
@@ -221,7 +222,8 @@ def fit_group(
         x = images[idx].transpose(0, 1).float()  # [B, G, H, W]
         if augment is not None:
             x = augment(x)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        # no autocast weight cache: a captured graph must not keep casts from its capture
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
             logits = net(x)  # [B, G, C]
         y = labels_dev[idx].transpose(0, 1)
         per = F.cross_entropy(
@@ -273,8 +275,10 @@ def fit_group(
                 opt.zero_grad(set_to_none=True)
                 if cuda_graphs and global_step > 3:  # capture after a few eager warm-up steps
                     graph, static_idx = _capture(train_step, idx, opt)
-                    graph.replay()
-                    continue
+                    if graph is not None:
+                        graph.replay()
+                        continue
+                    cuda_graphs = False
                 if cuda_graphs:  # warm-up steps run on a side stream, as capture requires
                     side = torch.cuda.Stream()
                     side.wait_stream(torch.cuda.current_stream())
@@ -306,13 +310,23 @@ def fit_group(
 
 def _capture(
     train_step: Callable[[torch.Tensor], None], idx: torch.Tensor, opt: torch.optim.Optimizer
-) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
-    """Record one whole training step (forward, backward, optimizer) as a CUDA graph."""
+) -> tuple[torch.cuda.CUDAGraph | None, torch.Tensor]:
+    """Record one whole training step (forward, backward, optimizer) as a CUDA graph.
+
+    Returns ``(None, idx)`` with a warning when this PyTorch/driver cannot capture it; the
+    caller then goes on without graphs (capturing executes nothing, so no step is lost).
+    """
     static_idx = idx.clone()
     graph = torch.cuda.CUDAGraph()
     opt.zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
-        train_step(static_idx)
+    try:
+        with torch.cuda.graph(graph):
+            train_step(static_idx)
+    except RuntimeError as exc:
+        warnings.warn(f"CUDA graph capture failed, training without graphs: {exc}", stacklevel=3)
+        torch.cuda.synchronize()
+        opt.zero_grad(set_to_none=True)
+        return None, idx
     return graph, static_idx
 
 

@@ -49,6 +49,8 @@ class TrainConfig:
     #: epoch by looking at its own held-out images.
     fold_epoch: Literal["last", "best"] = "last"
     eval_batch_size: int = 1024
+    #: bf16 autocast on CUDA (never on CPU)
+    amp: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-type dict (JSON and ``torch.load(weights_only=True)`` safe)."""
@@ -93,6 +95,9 @@ PRESETS: dict[str, TrainConfig] = {
         augment=False,
         fold_epoch="best",
         eval_batch_size=1024,
+        # fp32 like Keras: the grouped batch-8 step is launch-bound, bf16 measured no faster
+        # (1.66 vs 1.65 ms per step of 5 models on an H200)
+        amp=False,
     ),
 }
 

@@ -221,7 +221,7 @@ class _Run:
         net = build_net(config, len(self.classes))
         net.load_state_dict(final.state)
         net.to(self.dev)
-        amp = self.dev.type == "cuda"
+        amp = self.dev.type == "cuda" and config.amp
         lists = [np.arange(len(pool)), *offsets.values()]
         emb_all = predict_group(net, images, [np.concatenate(lists)], embed=True, amp=amp)[0]
         emb = emb_all[: len(pool)].astype(np.float32)
