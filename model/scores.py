@@ -2,8 +2,9 @@
 
 :func:`score_table` returns one row per image with the columns of ``scores.csv``:
 
-- ``label_quality`` (0..1, low = the label is probably wrong) and ``suspect`` (cleanlab's confident
-  learning flags the label) from the out-of-fold probabilities;
+- ``label_quality`` (0..1, low = the label is probably wrong: cleanlab's self-confidence averaged
+  with its value on the nearest neighbours) and ``suspect`` (cleanlab's confident learning flags
+  the label), both from the out-of-fold probabilities;
 - ``typicality``: cosine similarity of the image's embedding to the centroid of its labelled class;
 - ``nearest_label_book`` / ``..._similarity``: the most similar clean reference example;
 - ``duplicate_of`` / ``duplicate_conflict``: another image with the same bytes, or one whose
@@ -33,8 +34,8 @@ JUNK_OUTLIER, JUNK_CONFIDENCE = 0.95, 0.5
 #: a cluster is "train-only" ("val-only") when its val (train) share is below this fraction of
 #: the overall val (train) share; clusters of fewer than MIN_CLUSTER images are not judged
 SPLIT_SKEW, MIN_CLUSTER = 0.2, 5
-#: neighbours that define the outlier score
-OUTLIER_K = 10
+#: neighbours that define the outlier score and smooth the label quality
+OUTLIER_K = QUALITY_K = 10
 
 COLUMNS = [
     "id",
@@ -52,15 +53,28 @@ COLUMNS = [
 ]
 
 
-def label_quality(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cleanlab label-quality scores (self-confidence) and confident-learning issue flags."""
+def label_quality(
+    labels: np.ndarray, probs: np.ndarray, knn_idx: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label-quality scores (0..1, low = probably wrong) and confident-learning issue flags.
+
+    The score is cleanlab's self-confidence (the out-of-fold probability of the given label),
+    averaged with the same probability on the image's :data:`QUALITY_K` nearest neighbours in
+    embedding space when ``knn_idx`` is given: "are images that look like this one predicted as
+    this label?" smooths a single noisy prediction. On DCAI with 5/10/20% planted flips this
+    ranked the flips with ROC-AUC 0.976 against 0.973 for self-confidence alone, and raised
+    precision@k from 0.72 to 0.77 (benchmarks/bench_quality.py).
+    """
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    quality = np.asarray(get_label_quality_scores(labels, probs, method="self_confidence"))
+    if knn_idx is not None and knn_idx.shape[1] > 1:
+        near = knn_idx[:, 1 : QUALITY_K + 1]  # column 0 is the image itself
+        quality = 0.5 * quality + 0.5 * probs[near, labels[:, None]].mean(axis=1)
     # n_jobs=1: cleanlab's process pool costs more than it saves at this size
     suspect = find_label_issues(labels, probs, n_jobs=1)
-    return np.asarray(quality, dtype=np.float64), np.asarray(suspect, dtype=bool)
+    return quality.astype(np.float64), np.asarray(suspect, dtype=bool)
 
 
 def typicality(unit: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -163,7 +177,7 @@ def score_table(
     labels = np.asarray(labels)
     splits_arr = np.asarray(splits, dtype=object)
     unit = normalize(embeddings)
-    quality, suspect = label_quality(labels, probs)
+    quality, suspect = label_quality(labels, probs, knn[0])
     pred = probs.argmax(axis=1)
     conf = probs.max(axis=1)
     typ = typicality(unit, labels, len(classes))
@@ -199,8 +213,10 @@ def score_table(
             words.append("junk?")
         elif outlier[i] >= OUTLIER_FLAG:
             words.append("outlier")
-        if cluster_split[i] != "both":
-            words.append(f"{cluster_split[i]} style")
+        # a style only val has is one the model cannot learn: worth a reviewer's look; train-only
+        # styles are common (DCAI: 1 image in 6) and stay in the cluster_split column
+        if cluster_split[i] == "val-only":
+            words.append("val-only style")
         issues.append("; ".join(words))
 
     return pd.DataFrame(

@@ -168,38 +168,127 @@ class _Run:
         self.progress, self.report = progress, report
         self.pool = rows[rows["split"].isin(["train", "val"])].reset_index(drop=True)
         self.timings: dict[str, float] = {}
+        self.pool_sha: list[str] = []
         # CUDA: the K fold models and the final model train together as one grouped network
         self.grouped = dev.type == "cuda"
 
     def execute(
         self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], t_start: float
     ) -> dict[str, Any]:
+        images, labels_t, labels, offsets = self._load(cache_dir, extra)
+        final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(images, labels_t, labels)
+        n = len(self.pool)
+        oof = np.zeros((n, len(self.classes)), dtype=np.float32)
+        for job, res in zip(fold_jobs, fold_results, strict=True):
+            oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
+        emb, lb_emb, eval_acc = self._embed(final.state, images, labels, offsets)
+
+        from model.embed import neighbours, umap_2d
+        from model.scores import OUTLIER_K, score_table
+
+        t = time.perf_counter()
+        knn = neighbours(emb, max(16, OUTLIER_K + 1))  # shared by the map and the scores
+        xy = umap_2d(emb, seed=self.seed, knn=knn)
+        self.timings["umap"] = time.perf_counter() - t
+        self.report("umap", 1.0)
+
+        t = time.perf_counter()
+        pool = self.pool
+        families = [  # an augmented copy belongs to its parent's family: not a duplicate
+            p if o == "augmented" and p else i
+            for i, o, p in zip(pool["id"], pool["origin"], pool["parent_id"], strict=True)
+        ]
+        book = self.rows[self.rows["split"] == "label_book"]
+        scores = score_table(
+            ids=list(pool["id"]),
+            labels=labels[:n],
+            splits=list(pool["split"]),
+            sha256s=self.pool_sha,
+            families=families,
+            probs=oof,
+            embeddings=emb,
+            knn=knn,
+            classes=self.classes,
+            label_book_ids=list(book["id"]),
+            label_book_embeddings=lb_emb,
+            seed=self.seed,
+        )
+        self.timings["scores"] = time.perf_counter() - t
+        self.report("scores", 1.0)
+
+        self._write_outputs(
+            oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
+        )
+        import torch
+
+        has_val = bool((pool["split"] == "val").any())
+        train_time = self.timings["folds"] + self.timings["final"]
+        seen = final.images_seen + sum(r.images_seen for r in fold_results)
+        self.timings["total"] = time.perf_counter() - t_start
+        metrics = {
+            "preset": self.config.name,
+            "config": self.config.to_dict(),
+            "seed": self.seed,
+            "folds": self.folds,
+            "epochs": self.config.epochs,
+            "fold_epoch": fold_epoch,
+            "device": str(self.dev),
+            "grouped": self.grouped,
+            "torch_version": torch.__version__,
+            "classes": self.classes,
+            "n_train": int((pool["split"] == "train").sum()),
+            "n_val": int((pool["split"] == "val").sum()),
+            "val_accuracy": final.select_accuracy[final.best_epoch - 1] if has_val else None,
+            "oof_accuracy": float((oof.argmax(1) == labels[:n]).mean()),
+            "eval": eval_acc,
+            "best_epoch": final.best_epoch,
+            "n_suspect": int(scores["suspect"].sum()),
+            "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,
+        }
+        from model.predict import save_checkpoint
+
+        save_checkpoint(
+            self.out_dir / "model.pt",
+            state_dict=final.state,
+            config=self.config,
+            classes=self.classes,
+            seed=self.seed,
+            best_epoch=final.best_epoch,
+            val_accuracy=metrics["val_accuracy"],
+        )
+        (self.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        return metrics
+
+    def _load(self, cache_dir: Path | None, extra: dict[str, pd.DataFrame]):
+        """Every image the run needs, decoded once: train+val first, then the labelled extras."""
         import torch
 
         from model.data import file_sha256, load_images
 
-        rows, pool, config = self.rows, self.pool, self.config
-        # -- load: every image the run needs, decoded once, train+val first
         t = time.perf_counter()
         self.report("load", 0.0)
-        sets = {"label_book": rows[rows["split"] == "label_book"]}
-        sets["test"] = rows[(rows["split"] == "test") & rows["label"].isin(self.classes)]
-        sets.update(extra)
+        rows, pool = self.rows, self.pool
+        sets = {
+            "label_book": rows[rows["split"] == "label_book"],
+            "test": rows[(rows["split"] == "test") & rows["label"].isin(self.classes)],
+            **extra,
+        }
         frames = [pool, *(f for f in sets.values() if len(f))]
-        paths = [p for f in frames for p in f["path"]]
-        shas = [s for f in frames for s in (f["sha256"] if "sha256" in f else [""] * len(f))]
         # train+val hashes also find byte-identical duplicates, so make sure they exist
-        pool_sha = [
+        self.pool_sha = [
             s if len(s) == 64 else file_sha256(p)
             for s, p in zip(pool["sha256"], pool["path"], strict=True)
         ]
-        shas[: len(pool)] = pool_sha
+        shas = self.pool_sha + [
+            s for f in frames[1:] for s in (f["sha256"] if "sha256" in f else [""] * len(f))
+        ]
         index = {c: i for i, c in enumerate(self.classes)}
         labels = np.array([index[lab] for f in frames for lab in f["label"]], dtype=np.int64)
-        images = torch.from_numpy(
-            load_images(paths, shas, cache_dir=cache_dir, size=config.image_size)
-        )
-        images, labels_t = images.to(self.dev), torch.from_numpy(labels).to(self.dev)
+        paths = [p for f in frames for p in f["path"]]
+        decoded = load_images(paths, shas, cache_dir=cache_dir, size=self.config.image_size)
+        images = torch.from_numpy(decoded).to(self.dev)
         offsets, start = {}, len(pool)
         for name, f in sets.items():
             if len(f):
@@ -207,24 +296,21 @@ class _Run:
                 start += len(f)
         self.timings["load"] = time.perf_counter() - t
         self.report("load", 1.0)
+        return images, torch.from_numpy(labels).to(self.dev), labels, offsets
 
-        final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(images, labels_t, labels)
-        oof = np.zeros((len(pool), len(self.classes)), dtype=np.float32)
-        for job, res in zip(fold_jobs, fold_results, strict=True):
-            oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
-
-        # -- embed: the final model's penultimate layer; accuracy on the extra sets
+    def _embed(self, state, images, labels, offsets):
+        """The final model's penultimate layer, and its accuracy on every labelled extra set."""
         from model.fit import predict_group
         from model.nets import build_net
 
         t = time.perf_counter()
-        net = build_net(config, len(self.classes))
-        net.load_state_dict(final.state)
+        net = build_net(self.config, len(self.classes))
+        net.load_state_dict(state)
         net.to(self.dev)
-        amp = self.dev.type == "cuda" and config.amp
-        lists = [np.arange(len(pool)), *offsets.values()]
-        emb_all = predict_group(net, images, [np.concatenate(lists)], embed=True, amp=amp)[0]
-        emb = emb_all[: len(pool)].astype(np.float32)
+        amp = self.dev.type == "cuda" and self.config.amp
+        n = len(self.pool)
+        # one pass over train+val and the extras, which follow them in the image tensor
+        emb_all = predict_group(net, images, [np.arange(len(images))], embed=True, amp=amp)[0]
         lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
         eval_acc = {}
         for name, ix in offsets.items():
@@ -232,51 +318,18 @@ class _Run:
             eval_acc[name] = float((probs.argmax(1) == labels[ix]).mean())
         self.timings["embed"] = time.perf_counter() - t
         self.report("embed", 1.0)
+        return emb_all[:n].astype(np.float32), lb_emb, eval_acc
 
-        # -- umap, on neighbours shared with the scores
-        from model.embed import neighbours, umap_2d
-        from model.scores import OUTLIER_K, score_table
-
-        t = time.perf_counter()
-        knn = neighbours(emb, max(16, OUTLIER_K + 1))
-        xy = umap_2d(emb, seed=self.seed, knn=knn)
-        self.timings["umap"] = time.perf_counter() - t
-        self.report("umap", 1.0)
-
-        t = time.perf_counter()
-        families = [
-            p if o == "augmented" and p else i
-            for i, o, p in zip(pool["id"], pool["origin"], pool["parent_id"], strict=True)
-        ]
-        lb_rows = sets["label_book"]
-        scores = score_table(
-            ids=list(pool["id"]),
-            labels=labels[: len(pool)],
-            splits=list(pool["split"]),
-            sha256s=pool_sha,
-            families=families,
-            probs=oof,
-            embeddings=emb,
-            knn=knn,
-            classes=self.classes,
-            label_book_ids=list(lb_rows["id"]),
-            label_book_embeddings=lb_emb,
-            seed=self.seed,
-        )
-        self.timings["scores"] = time.perf_counter() - t
-        self.report("scores", 1.0)
-
-        # -- write the run
-        from model.predict import save_checkpoint
-
-        out = self.out_dir
-        pred = oof.argmax(1)
+    def _write_outputs(
+        self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
+    ):
+        pool, out = self.pool, self.out_dir
         predictions = pd.DataFrame(
             {
                 "id": pool["id"],
                 "split": pool["split"],
                 "label": pool["label"],
-                "pred": np.asarray(self.classes, dtype=object)[pred],
+                "pred": np.asarray(self.classes, dtype=object)[oof.argmax(1)],
                 "confidence": oof.max(1),
                 "fold": fold_of,
             }
@@ -287,17 +340,6 @@ class _Run:
         np.save(out / "embeddings.npy", emb)
         np.save(out / "umap.npy", xy.astype(np.float32))
         scores.to_csv(out / "scores.csv", index=False)
-        has_val = bool((pool["split"] == "val").any())
-        val_acc = final.select_accuracy[final.best_epoch - 1] if has_val else None
-        save_checkpoint(
-            out / "model.pt",
-            state_dict=final.state,
-            config=config,
-            classes=self.classes,
-            seed=self.seed,
-            best_epoch=final.best_epoch,
-            val_accuracy=val_acc,
-        )
         ids = pool["id"].to_numpy()
         folds_doc = {
             "fold_epoch": fold_epoch,
@@ -312,34 +354,6 @@ class _Run:
             "final": {"trained_on": ids[final.trained_on].tolist(), "best_epoch": final.best_epoch},
         }
         (out / "folds.json").write_text(json.dumps(folds_doc))
-
-        train_time = self.timings["folds"] + self.timings["final"]
-        seen = final.images_seen + sum(r.images_seen for r in fold_results)
-        self.timings["total"] = time.perf_counter() - t_start
-        metrics = {
-            "preset": config.name,
-            "config": config.to_dict(),
-            "seed": self.seed,
-            "folds": self.folds,
-            "epochs": config.epochs,
-            "fold_epoch": fold_epoch,
-            "device": str(self.dev),
-            "grouped": self.grouped,
-            "torch_version": torch.__version__,
-            "classes": self.classes,
-            "n_train": int((pool["split"] == "train").sum()),
-            "n_val": int((pool["split"] == "val").sum()),
-            "val_accuracy": val_acc,
-            "oof_accuracy": float((pred == labels[: len(pool)]).mean()),
-            "eval": eval_acc,
-            "best_epoch": final.best_epoch,
-            "n_suspect": int(scores["suspect"].sum()),
-            "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,
-        }
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        return metrics
 
     def _train(self, images, labels_t, labels):
         """Fold models and the final model; returns what the rest of the run needs."""

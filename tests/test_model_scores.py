@@ -1,0 +1,103 @@
+"""Per-image review signals on hand-made embeddings and probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.embed import neighbours, pca_2d, umap_2d
+from model.scores import duplicates, label_quality, outlier_scores, score_table, style_clusters
+
+
+def blobs(n_per: int, centres: list[list[float]], seed: int = 0, spread: float = 0.05):
+    rng = np.random.default_rng(seed)
+    return np.concatenate(
+        [
+            np.asarray(c, dtype=np.float32) + spread * rng.normal(size=(n_per, len(c)))
+            for c in centres
+        ]
+    ).astype(np.float32)
+
+
+def test_neighbours_put_each_row_first_and_sort_by_similarity():
+    emb = blobs(10, [[1, 0, 0], [0, 1, 0]])
+    idx, sim = neighbours(emb, 5, chunk=7)  # a chunk size that splits the rows unevenly
+    assert (idx[:, 0] == np.arange(20)).all()
+    assert (np.diff(sim, axis=1) <= 1e-6).all()
+    assert (idx[:10, 1:] < 10).all() and (idx[10:, 1:] >= 10).all()
+
+
+def test_exact_and_near_duplicates_but_not_augmented_copies():
+    ids = ["a", "b", "c", "d", "e"]
+    shas = ["s1", "s1", "s2", "s3", "s4"]
+    emb = np.array([[1, 0], [1, 0], [0, 1], [0.001, 1], [1, 1]], dtype=np.float32)
+    idx, sim = neighbours(emb, 3)
+    families = ["a", "b", "c", "d", "e"]
+    dup = duplicates(ids, shas, idx, sim, families)
+    assert dup.tolist()[:4] == [1, 0, 3, 2] and dup[4] == -1
+    # d is an augmented copy of c: the pair is intended, not a finding
+    dup = duplicates(ids, shas, idx, sim, ["a", "b", "c", "c", "e"])
+    assert dup[2] == -1 and dup[3] == -1
+
+
+def test_a_cluster_only_val_has_is_called_val_only():
+    emb = blobs(60, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])  # 180 images: 3 clusters
+    splits = np.array(["train", "val"] * 60 + ["val"] * 60, dtype=object)
+    cluster, verdict = style_clusters(emb / np.linalg.norm(emb, axis=1, keepdims=True), splits, 0)
+    assert set(verdict[120:]) == {"val-only"}
+    assert set(verdict[:120]) == {"both"}
+    assert len(set(cluster[120:])) == 1 and cluster[120] not in set(cluster[:120])
+
+
+def test_neighbours_that_disagree_lower_the_label_quality():
+    probs = np.array([[0.9, 0.1]] * 6 + [[0.6, 0.4]], dtype=np.float64)
+    labels = np.array([1, 1, 1, 1, 1, 1, 0])
+    emb = blobs(7, [[1, 0]], spread=0.01)
+    idx, _ = neighbours(emb, 7)
+    plain, _ = label_quality(labels, probs)
+    smoothed, _ = label_quality(labels, probs, idx)
+    assert plain[0] == pytest.approx(0.1)
+    assert smoothed[0] < 0.3 and smoothed[6] > plain[6]
+    assert ((smoothed >= 0) & (smoothed <= 1)).all()
+
+
+def test_outlier_score_is_a_percentile_with_the_loner_last():
+    emb = np.concatenate([blobs(30, [[1, 0, 0]]), np.array([[0, 0, 1]], dtype=np.float32)])
+    _, sim = neighbours(emb, 11)
+    out = outlier_scores(sim)
+    assert out.min() == 0 and out.max() == 1 and out.argmax() == 30
+
+
+def test_score_table_words_for_reviewers():
+    emb = blobs(12, [[1, 0, 0], [0, 1, 0]], spread=0.3)
+    labels = np.array([0] * 12 + [1] * 12)
+    probs = np.where(labels[:, None] == np.arange(2), 0.95, 0.05)
+    probs[3] = [0.02, 0.98]  # looks like class 1, labelled 0
+    ids = [f"img-{i:03d}" for i in range(24)]
+    shas = [f"sha{i}" for i in range(24)]
+    shas[20] = shas[21]
+    table = score_table(
+        ids=ids,
+        labels=labels,
+        splits=["train", "val"] * 12,
+        sha256s=shas,
+        families=ids,
+        probs=probs,
+        embeddings=emb,
+        knn=neighbours(emb, 16),
+        classes=["i", "ii"],
+        label_book_ids=["book-i", "book-ii"],
+        label_book_embeddings=np.eye(3, dtype=np.float32)[:2],
+    )
+    assert "label? (pred ii 0.98)" in table.at[3, "issues"]
+    assert table.at[20, "issues"].startswith("duplicate of img-021")
+    assert table.at[0, "nearest_label_book"] == "book-i"
+    assert table.at[15, "nearest_label_book"] == "book-ii"
+    assert table["label_quality"].idxmin() == 3
+
+
+def test_tiny_sets_get_a_pca_map():
+    emb = blobs(5, [[1, 0, 0], [0, 1, 1]])
+    xy = umap_2d(emb)
+    assert xy.shape == (10, 2) and xy.dtype == np.float32
+    assert np.array_equal(xy, pca_2d(emb))
