@@ -307,14 +307,14 @@ class _Run:
         net = build_net(self.config, len(self.classes))
         net.load_state_dict(state)
         net.to(self.dev)
-        amp = self.dev.type == "cuda" and self.config.amp
         n = len(self.pool)
-        # one pass over train+val and the extras, which follow them in the image tensor
-        emb_all = predict_group(net, images, [np.arange(len(images))], embed=True, amp=amp)[0]
+        # one pass over train+val and the extras, which follow them in the image tensor; fp32
+        # (no autocast), so a checkpoint reloaded anywhere reproduces these embeddings
+        emb_all = predict_group(net, images, [np.arange(len(images))], embed=True)[0]
         lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
         eval_acc = {}
         for name, ix in offsets.items():
-            probs = predict_group(net, images, [ix], amp=amp)[0]
+            probs = predict_group(net, images, [ix])[0]
             eval_acc[name] = float((probs.argmax(1) == labels[ix]).mean())
         self.timings["embed"] = time.perf_counter() - t
         self.report("embed", 1.0)

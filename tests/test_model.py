@@ -214,7 +214,9 @@ def test_checkpoint_rebuilds_the_model_and_its_class_names(run, dataset):
     from model.data import load_images
 
     emb = predict_images(ckpt, load_images(pool["path"].tolist()), embed=True)
-    assert np.allclose(emb, np.load(out / "embeddings.npy"), atol=1e-4)
+    # a CUDA run's convolutions may use TF32, a CPU reload does not
+    atol = 1e-4 if metrics["device"] == "cpu" else 2e-2
+    assert np.allclose(emb, np.load(out / "embeddings.npy"), atol=atol)
     book = dataset[dataset["split"] == "label_book"]
     probs = predict_paths(out / "model.pt", book["path"].tolist())
     assert probs.shape == (len(book), len(CLASSES))

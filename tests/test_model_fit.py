@@ -60,7 +60,8 @@ def test_grouped_network_trains_each_copy_like_a_separate_model(preset):
     grouped = fit_group(config, images, labels, jobs, 2, epochs=2)
     for job, together in zip(jobs, grouped, strict=True):
         (alone,) = fit_group(config, images, labels, [job], 2, epochs=2)
-        assert together.losses == pytest.approx(alone.losses, rel=1e-4, abs=1e-5)
+        # equal up to float noise, which training amplifies step by step (CPUs differ in it)
+        assert together.losses == pytest.approx(alone.losses, rel=1e-3, abs=1e-5)
         assert np.allclose(together.holdout_probs[2], alone.holdout_probs[2], atol=1e-3)
         assert together.trained_on.tolist() == alone.trained_on.tolist()
 
