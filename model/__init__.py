@@ -5,13 +5,8 @@ Importing this package is cheap (no torch); the heavy modules load where they ar
     from model.train import run_training            # train, predict out-of-fold, score, write a run
     from model.predict import load_checkpoint, predict_paths   # reuse a run's model.pt
 
-Modules: ``presets`` (the training recipes), ``data`` (decode + cache images), ``nets`` (the
-networks), ``fit`` (the training loop, one model or several as one grouped network), ``embed``
-(embeddings and the 2-D map), ``scores`` (per-image review signals), ``predict`` (checkpoints),
-``train`` (the whole run).
+Modules: ``presets`` (the training recipes; ``PRESETS`` names them, torch-free), ``data``
+(decode + cache images), ``nets`` (the networks), ``fit`` (the training loop, one model or several
+as one grouped network), ``embed`` (embeddings and the 2-D map), ``scores`` (per-image review
+signals), ``predict`` (checkpoints), ``train`` (the whole run; importing it loads no torch).
 """
-
-__all__ = ["PRESET_NAMES"]
-
-#: Names accepted by ``run_training(preset=...)``; details live in :mod:`model.presets`.
-PRESET_NAMES: tuple[str, ...] = ("fast", "dcai")
