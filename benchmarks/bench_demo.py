@@ -27,11 +27,17 @@ def main() -> None:
     t = time.perf_counter()
     report = run_demo(root, n_images=args.images, seed=args.seed, progress=False)
     wall = time.perf_counter() - t
-    print(f"cores: {os.cpu_count()}  images: {report.images}  val accuracy: {report.val_accuracy:.3f}")
+    print(
+        f"cores: {os.cpu_count()}  images: {report.images}  val accuracy: {report.val_accuracy:.3f}"
+    )
     for step, seconds in report.timings.items():
         print(f"  {step:20} {seconds:7.1f} s  {seconds / wall:6.1%}")
     print(f"  {'total (wall)':20} {wall:7.1f} s  limit 180 s -> {wall / 180:.2f} of the budget")
-    print(json.dumps({"wall_s": round(wall, 2), **{k: round(v, 2) for k, v in report.timings.items()}}))
+    print(
+        json.dumps(
+            {"wall_s": round(wall, 2), **{k: round(v, 2) for k, v in report.timings.items()}}
+        )
+    )
 
 
 if __name__ == "__main__":

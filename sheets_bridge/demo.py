@@ -22,6 +22,7 @@ class DemoReport:
     timings: dict[str, float] = field(default_factory=dict)
     push: str = ""
     planted: str = ""
+    found: str = ""
 
     @property
     def total(self) -> float:
@@ -31,10 +32,11 @@ class DemoReport:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         acc = f"{self.val_accuracy:.1%}" if self.val_accuracy is not None else "n/a"
         return (
-            f"demo data: {self.data}\n  {self.planted}\n"
+            f"demo data: {self.planted}\n"
             f"workspace: {self.workspace}\n"
             f"model: validation accuracy {acc}\n"
             f"{self.push}\n"
+            f"{self.found}\n"
             f"took {self.total:.1f}s ({steps})"
         )
 
@@ -99,5 +101,22 @@ def run_demo(
         metrics.get("val_accuracy"),
         timings,
         push.describe(),
-        summary.describe(),
+        summary.describe().replace("\n", "\n  "),
+        _found(ws, data),
+    )
+
+
+def _found(ws, data: Path, top: int = 100) -> str:
+    """How many of the sheet's first rows are planted problems: the point of the ordering."""
+    import pandas as pd
+
+    truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
+    planted = set(truth.loc[truth["problem"] != "", "id"])
+    reviewed = truth[truth["split"].isin(["train", "val"])]
+    base = reviewed["id"].isin(planted).mean()
+    first = [r["id"] for r in ws.sheet().read().rows[:top]]
+    hits = sum(i in planted for i in first)
+    return (
+        f"the sheet's first {len(first)} rows hold {hits} planted problems "
+        f"({hits / max(len(first), 1):.0%}, against {base:.0%} of all rows): review from the top"
     )

@@ -148,9 +148,15 @@ class PushReport(_Report):
             else "no predictions yet (run `sheets-bridge train`)"
         )
         gone = f", {len(self.gone)} marked as no longer in the dataset" if self.gone else ""
+        local = self.sheet_url.startswith("/")
+        where = (
+            f"the local sheet (grid at {self.sheet_url} under `sheets-bridge serve`)"
+            if local
+            else self.sheet_url
+        )
         return (
             f"pushed {self.rows} rows of {self.version} ({src}): {self.appended} new, "
-            f"{self.updated} refreshed{gone}; human cells untouched. Sheet: {self.sheet_url}"
+            f"{self.updated} refreshed{gone}; human cells untouched. Sheet: {where}"
         )
 
 
