@@ -5,7 +5,6 @@ Only google-auth here; gspread's OAuth user flow lives in :mod:`~sheets_bridge.s
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -17,6 +16,7 @@ from google.auth.credentials import Credentials
 
 from ..config import Config
 from ..errors import AuthError, ConfigError
+from ..net import is_loopback as is_loopback_host
 
 #: Enough to open a spreadsheet by id and read and write it; Drive is not needed.
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
@@ -63,13 +63,8 @@ def resolve_endpoint(config: Config, env: Mapping[str, str] | None = None) -> st
 
 
 def is_loopback(endpoint: str | None) -> bool:
-    host = urlparse(endpoint or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """True when the Sheets API endpoint is on this machine (a test server or an emulator)."""
+    return is_loopback_host(urlparse(endpoint or "").hostname or "")
 
 
 def credentials_file(path: Path) -> Credentials:

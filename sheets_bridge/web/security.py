@@ -15,23 +15,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Request
 
+from ..net import is_loopback
+
 COOKIE = "sheets_bridge_auth"
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``127.0.0.1``, ``::1``, ``localhost`` and the rest of 127.0.0.0/8."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def same(a: str | None, b: str) -> bool:
