@@ -37,7 +37,7 @@ from sheets_bridge.rows import image_formula, label_choices, plan_push  # noqa: 
 from sheets_bridge.schema import MODEL_COLUMNS, Schema  # noqa: E402
 from sheets_bridge.sheets.google import GoogleSheet  # noqa: E402
 from sheets_bridge.sheets.gridplan import grid_from_values  # noqa: E402
-from tests.sheets_api_server import Formula, SheetsApiServer  # noqa: E402
+from tests.sheets_api import Formula, SheetsApiServer  # noqa: E402
 
 CLASSES = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
 SCHEMA = Schema()

@@ -15,7 +15,7 @@ from sheets_bridge.schema import Schema
 from sheets_bridge.sheets import Cell
 from sheets_bridge.sheets.google import GoogleSheet
 from sheets_bridge.sheets.retry import RetryPolicy
-from tests.sheets_api_server import SheetsApiServer
+from tests.sheets_api import SheetsApiServer
 
 __all__ = [
     "CLASSES",

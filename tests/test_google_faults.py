@@ -18,7 +18,7 @@ from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.sheets.retry import RateLimiter, RetryPolicy, parse_retry_after
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import CLASSES, FAST, SCHEMA, model_rows, push
-from tests.sheets_api_server import Faults
+from tests.sheets_api import Faults
 
 
 class FakeClock:

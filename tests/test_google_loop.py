@@ -13,7 +13,7 @@ from sheets_bridge import loop
 from sheets_bridge.sheets.google import GoogleSheet
 from sheets_bridge.workspace import Workspace
 from tests.conftest_google import *  # noqa: F403
-from tests.sheets_api_server import col_letters
+from tests.sheets_api import col_letters
 
 
 def collaborator_types(api, spreadsheet: str, edits: list[tuple[str, str, str]]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.sheets_api_server import SheetsApiServer, parse_mask, user_entered
+from tests.sheets_api import SheetsApiServer, parse_mask, user_entered
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sheets-api"
 API = "https://sheets.googleapis.com"
@@ -99,7 +99,9 @@ def server():
         assert not s.errors, s.errors
 
 
-@pytest.mark.skipif(not FIXTURES.parent.parent.is_dir(), reason="no shared/ folder beside the checkout")
+@pytest.mark.skipif(
+    not FIXTURES.parent.parent.is_dir(), reason="no shared/ folder beside the checkout"
+)
 def test_the_recorded_traffic_is_there():
     assert len(cassettes()) >= 10, f"expected the recorded Sheets API traffic in {FIXTURES}"
 

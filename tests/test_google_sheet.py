@@ -12,7 +12,7 @@ from sheets_bridge.sheets import Formula, Sheet, SheetWrite
 from sheets_bridge.sheets.gridplan import SETUP_KEY
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import CLASSES, SCHEMA, model_rows, push
-from tests.sheets_api_server import Formula as StoredFormula
+from tests.sheets_api import Formula as StoredFormula
 
 MB2 = 2_000_000
 
