@@ -201,6 +201,7 @@ def test_the_api_needs_the_bearer_token(client, headers):
         ("GET", "/api/jobs/x"),
         ("POST", "/api/edit"),
         ("GET", "/api/sheet/rows"),
+        ("GET", "/api/report"),
     ]:
         response = client.open(path, method=method, headers=headers)
         assert response.status_code == 401, path
@@ -261,6 +262,68 @@ def test_an_unexpected_failure_is_a_500_that_says_what_failed(tmp_path):
     assert response.status_code == 500 and "no version 'v0042'" in response.json["error"]
     page = client.get("/")
     assert page.status_code == 500 and "v0042" in page.get_data(as_text=True)
+
+
+# -- the API: disagreement report ------------------------------------------------------------
+def test_the_report_of_a_sheet_without_rows_answers_with_empty_sections(tmp_path):
+    data = make_image_folder(tmp_path / "data", {"train": 2, "val": 1})
+    ws = loop.init(data, tmp_path / "ws")  # no push yet: the sheet has no rows
+    response = create_app(ws.root, token=TOKEN).test_client().get("/api/report", headers=AUTH)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    report = response.json
+    assert report["rows"] == 0 and report["reviewed"] == 0 and report["run"] is None
+    assert report["top_pairs"] == [] and report["crowdlab"]["used"] is False
+    assert set(report["annotator_stats"]) == {"annotator_1", "annotator_2"}
+    assert all(u["rows"] == 0 and u["unreviewed"] == 0 for u in report["unreviewed"])
+
+
+def test_the_report_shows_where_the_annotators_typed_different_labels(tmp_path):
+    data = make_image_folder(tmp_path / "data", {"train": 6, "val": 3})
+    ws = loop.init(data, tmp_path / "ws")
+    write_run(ws)
+    loop.push(ws)
+    sheet = LocalSheet(ws.sheet_path)
+    rows = sheet.read().rows
+    voted = rows[:24]
+    # annotator_2 reads four ii as iii and three iii as ii; everything else both agree on.
+    swap = {"ii": "iii", "iii": "ii"}
+    flipped = [r["id"] for r in voted if r["label"] == "ii"][:4]
+    flipped += [r["id"] for r in voted if r["label"] == "iii"][:3]
+    assert len(flipped) == 7
+    sheet.edit([(r["id"], "annotator_1", r["label"]) for r in voted], author="ana")
+    sheet.edit(
+        [
+            (r["id"], "annotator_2", swap[r["label"]] if r["id"] in flipped else r["label"].upper())
+            for r in voted
+        ],
+        author="ben",
+    )
+    client = create_app(ws.root, token=TOKEN).test_client()
+    assert client.get("/api/report").status_code == 401
+    report = client.get("/api/report", headers=AUTH).json
+    assert report["rows"] == 36 and report["reviewed"] == 24 and report["run"]
+    # Each flipped row counts once between the annotators and once against the given label.
+    assert report["top_pairs"] == [{"a": "ii", "b": "iii", "count": 14}]
+    a1, a2 = report["annotator_stats"]["annotator_1"], report["annotator_stats"]["annotator_2"]
+    assert a1["votes"] == a2["votes"] == 24
+    assert a1["agreement_with_others"] == a2["agreement_with_others"] == round(17 / 24, 4)
+    assert a1["agreement_with_label"] == 1.0 and a2["agreement_with_label"] == round(17 / 24, 4)
+    assert report["decisions"]["conflict"] == 7  # two annotators, two labels: nobody wins
+    assert report["crowdlab"]["used"] is True
+    assert 0 < a2["crowdlab_quality"] < a1["crowdlab_quality"] <= 1
+    assert report["unreviewed"][0] == {"top": 50, "rows": 36, "unreviewed": 12}
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="report"' in html and "/static/report.js" in html
+
+
+def test_a_report_whose_sheet_cannot_be_read_is_an_error_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no gcloud default credentials either
+    data = make_image_folder(tmp_path / "data", {"train": 2, "val": 1})
+    ws = loop.init(data, tmp_path / "ws")
+    config_mod.save(ws.root, ws.config.replace(backend="google", spreadsheet="abc123"))
+    response = create_app(ws.root, token=TOKEN).test_client().get("/api/report", headers=AUTH)
+    assert response.status_code == 500 and "credentials" in response.json["error"]
 
 
 # -- the API: jobs ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The JSON API (``/api/*``): jobs for the sheet menu, status, and cell edits for the pages.
+"""The JSON API (``/api/*``): jobs for the sheet menu, status, the disagreement report, and cell
+edits for the pages.
 
 Every route needs ``Authorization: Bearer <token>``. Errors are ``{"error": message}`` with 400
 (bad JSON or field), 401 (token), 404 (unknown job or route), 409 (a job is already running).
@@ -139,6 +140,18 @@ def status():
             "umap_url": f"{base}/umap",
         }
     )
+
+
+@api.get("/report")
+def report():
+    """The disagreement report (:func:`sheets_bridge.report.disagreement_report`) as JSON.
+
+    A workspace whose sheet has no rows yet answers with empty sections; a sheet that cannot be read
+    goes through the central handler like every other failure.
+    """
+    from ..report import disagreement_report
+
+    return jsonify(disagreement_report(g.ws))
 
 
 # -- edits from the pages ----------------------------------------------------------------------

@@ -131,6 +131,8 @@ def test_the_grid_refuses_a_label_it_cannot_read_and_shows_why(page, server, tra
 def test_the_dashboard_starts_a_push_and_shows_it_finish(page, server):
     page.goto(server + "/")
     assert page.locator("table.versions").inner_text().count("v0001") == 1
+    page.wait_for_selector("#report[data-ready='1']", timeout=10_000)
+    assert "annotator_1" in page.inner_text("#report-annotators")  # loaded from /api/report
     page.click("button[data-start='push']")
     page.wait_for_selector("#job-state.done", timeout=30_000)
     assert "pushed 36 rows" in page.inner_text("#job-message")
