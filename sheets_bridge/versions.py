@@ -98,7 +98,8 @@ def create_version(
     versions_dir.mkdir(parents=True, exist_ok=True)
     existing = list_versions(versions_dir)
     name = version_name(existing[-1].number + 1 if existing else 1)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=versions_dir))
+    # the builder's pid in the name tells a build in progress from the leftover of a dead one
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{os.getpid()}-", dir=versions_dir))
     try:
         manifest[MANIFEST_COLUMNS].to_csv(tmp / "manifest.csv", index=False)
         changes.to_csv(tmp / "changes.csv", index=False)
@@ -123,12 +124,30 @@ def create_version(
     return Version(name, versions_dir / name)
 
 
+def _builder_alive(folder: str) -> bool:
+    """Whether the process that named this temporary folder (``.vNNNN-<pid>-...``) still runs."""
+    parts = folder.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def clean_partial(versions_dir: Path) -> list[str]:
-    """Remove leftovers of interrupted version builds (hidden temporary folders)."""
+    """Remove leftovers of interrupted version builds (hidden temporary folders).
+
+    A folder whose builder is still running (another job, another process) is left alone: this
+    runs whenever a workspace is opened, also while a pull is building the next version.
+    """
     removed = []
     if versions_dir.exists():
         for p in versions_dir.iterdir():
-            if p.is_dir() and p.name.startswith(".v"):
+            if p.is_dir() and p.name.startswith(".v") and not _builder_alive(p.name):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
     return removed

@@ -111,3 +111,11 @@ def test_a_version_build_killed_mid_way_leaves_the_workspace_at_the_previous_ver
     assert [v.name for v in ws.versions()] == ["v0001"] and ws.current.name == "v0001"
     assert len(ws.current.manifest()) == 40
     assert not any(p.name.startswith(".v") for p in ws.versions_dir.iterdir())
+
+
+def test_opening_the_workspace_leaves_a_version_build_in_progress_alone(workspace):
+    """The web app opens the workspace on every request, also while a pull job builds a version."""
+    building = workspace.versions_dir / f".v0002-{os.getpid()}-abc"
+    building.mkdir()
+    Workspace(workspace.root)
+    assert building.exists()
