@@ -46,9 +46,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sheets_bridge.consensus import decide  # noqa: E402
-from sheets_bridge.crowd import crowdlab, probabilities  # noqa: E402
-from sheets_bridge.labels import ROMAN_CLASSES  # noqa: E402
+from sheets_bridge.core.consensus import decide  # noqa: E402
+from sheets_bridge.core.crowd import crowdlab, probabilities  # noqa: E402
+from sheets_bridge.core.labels import ROMAN_CLASSES  # noqa: E402
 
 CLASSES = list(ROMAN_CLASSES)
 SHOWN = {c: ("X" if c == "x" else c) for c in CLASSES}  # the class ten is typed "X" in the sheet

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sheets_bridge.demo import run_demo
+from sheets_bridge.loop.demo import run_demo
 
 
 def main() -> None:

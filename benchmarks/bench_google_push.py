@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import gspread  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sheets_bridge.rows import image_formula, label_choices, plan_push  # noqa: E402
-from sheets_bridge.schema import MODEL_COLUMNS, Schema  # noqa: E402
+from sheets_bridge.core.rows import image_formula, label_choices, plan_push  # noqa: E402
+from sheets_bridge.core.schema import MODEL_COLUMNS, Schema  # noqa: E402
 from sheets_bridge.sheets.google import GoogleSheet  # noqa: E402
 from sheets_bridge.sheets.gridplan import grid_from_values  # noqa: E402
 from tests.sheets_api import Formula, SheetsApiServer  # noqa: E402

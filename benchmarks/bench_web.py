@@ -90,7 +90,7 @@ def synthetic_run(ws, seed: int = 0) -> None:
 
 
 def build(root: Path, rows: int) -> Path:
-    from sheets_bridge.demo_data import make_demo_data
+    from sheets_bridge.loop.demo_data import make_demo_data
 
     n_images = (
         int(rows / 0.9) + 1

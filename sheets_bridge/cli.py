@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .config import CONFIG_FILE
-from .errors import BridgeError
+from sheets_bridge import __version__
+from sheets_bridge.core.config import CONFIG_FILE
+from sheets_bridge.core.errors import BridgeError
 
 
 class _Group(click.Group):
@@ -45,7 +45,7 @@ def workspace_option(f):
 
 
 def _open(workspace: Path):
-    from .loop import workspace_or_error
+    from sheets_bridge.loop import workspace_or_error
 
     return workspace_or_error(workspace)
 
@@ -69,7 +69,7 @@ def make_demo_data_cmd(directory: Path, n_images: int, seed: int) -> None:
 
     Layout <dir>/<split>/<label>/<id>.png; the planted truth is in <dir>/ground_truth.csv.
     """
-    from .demo_data import make_demo_data
+    from sheets_bridge.loop.demo_data import make_demo_data
 
     try:
         summary = make_demo_data(directory, n_images=n_images, seed=seed)
@@ -102,7 +102,7 @@ def init(
     dataset: Path, workspace: Path, preset: str, annotators: str, backend: str, spreadsheet: str
 ) -> None:
     """Register DATASET (image folder or CSV path,label,split) as version v0001."""
-    from . import loop
+    from sheets_bridge import loop
 
     names = tuple(a.strip() for a in annotators.split(",") if a.strip())
     ws = loop.init(
@@ -141,7 +141,7 @@ def train(
     workspace: Path, preset: str | None, epochs: int | None, eval_dir: Path | None, progress: bool
 ) -> None:
     """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores."""
-    from . import loop
+    from sheets_bridge import loop
 
     ws = _open(workspace)
     run = loop.train(ws, preset=preset, epochs=epochs, eval_dir=eval_dir, progress=progress)
@@ -159,7 +159,7 @@ def train(
 @workspace_option
 def push(workspace: Path) -> None:
     """Write one row per image to the sheet, most doubtful first; human cells are kept."""
-    from . import loop
+    from sheets_bridge import loop
 
     click.echo(loop.push(_open(workspace)).describe())
 
@@ -171,11 +171,11 @@ def push(workspace: Path) -> None:
 )
 def pull(workspace: Path, then_augment: bool) -> None:
     """Read annotators and overrides; write consensus; build the next dataset version."""
-    from . import loop
+    from sheets_bridge import loop
 
     click.echo(loop.pull(_open(workspace)).describe())
     if then_augment:
-        from .augment import augment as run_augment
+        from sheets_bridge.loop.augment import augment as run_augment
 
         click.echo(run_augment(_open(workspace)).describe())
 
@@ -191,7 +191,7 @@ def pull(workspace: Path, then_augment: bool) -> None:
 )
 def retrain(workspace: Path, epochs: int | None, preset: str | None) -> None:
     """pull + train + push in one step."""
-    from . import loop
+    from sheets_bridge import loop
 
     click.echo(
         loop.retrain(_open(workspace), epochs=epochs, preset=preset, progress=True).describe()
@@ -203,7 +203,7 @@ def retrain(workspace: Path, epochs: int | None, preset: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def versions(workspace: Path, as_json: bool) -> None:
     """List dataset versions with counts, changes and validation accuracy."""
-    from . import loop
+    from sheets_bridge import loop
 
     rows = loop.versions_table(_open(workspace))
     if as_json:
@@ -229,7 +229,7 @@ def versions(workspace: Path, as_json: bool) -> None:
 )
 def diff(workspace: Path, old: str, new: str | None, fmt: str) -> None:
     """What changed from version OLD to NEW (default: the current version)."""
-    from .versions import diff as diff_manifests
+    from sheets_bridge.store.versions import diff as diff_manifests
 
     ws = _open(workspace)
     a, b = ws.version(old), ws.version(new) if new else ws.current
@@ -264,7 +264,7 @@ def checkout(workspace: Path, version: str) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export(workspace: Path, version: str, directory: Path) -> None:
     """Copy VERSION's images to DIRECTORY/<split>/<label>/<id>.<ext>."""
-    from .dataset import copy_tree_images
+    from sheets_bridge.store.dataset import copy_tree_images
 
     ws = _open(workspace)
     if directory.exists() and any(directory.iterdir()):
@@ -280,7 +280,7 @@ def export(workspace: Path, version: str, directory: Path) -> None:
 )
 def report(workspace: Path, as_json: bool) -> None:
     """Where people disagree: class-pair confusions, per-annotator agreement, unreviewed rows."""
-    from .report import describe, disagreement_report
+    from sheets_bridge.loop.report import describe, disagreement_report
 
     data = disagreement_report(_open(workspace))
     click.echo(json.dumps(data, indent=2) if as_json else describe(data))
@@ -297,7 +297,7 @@ def report(workspace: Path, as_json: bool) -> None:
 @click.option("--seed", default=0, show_default=True, help="Same seed, same augmented images.")
 def augment(workspace: Path, budget: int | None, seed: int) -> None:
     """Add augmented train images (balancing classes and style clusters) as a new version."""
-    from .augment import augment as run_augment
+    from sheets_bridge.loop.augment import augment as run_augment
 
     click.echo(run_augment(_open(workspace), budget=budget, seed=seed).describe())
 
@@ -312,7 +312,7 @@ def augment(workspace: Path, budget: int | None, seed: int) -> None:
 )
 def rebalance(workspace: Path, apply_now: bool) -> None:
     """Propose train/val moves so every style cluster is in both splits, in proportion."""
-    from . import rebalance as rb
+    from sheets_bridge.loop import rebalance as rb
 
     ws = _open(workspace)
     proposals = rb.propose(ws)
@@ -346,7 +346,7 @@ def sheet() -> None:
 )
 def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
     """Print the whole sheet."""
-    from .sheet_csv import render
+    from sheets_bridge.loop.sheet_csv import render
 
     text = render(_open(workspace).sheet().read(), fmt)
     if output:
@@ -367,7 +367,7 @@ def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
 @click.option("--author", default=None, help="Who made these edits (kept in the edit log).")
 def sheet_update(workspace: Path, csv_path: Path, author: str | None) -> None:
     """Apply the human columns of a CSV (matched by id) to the sheet."""
-    from .sheet_csv import update_from_csv
+    from sheets_bridge.loop.sheet_csv import update_from_csv
 
     ws = _open(workspace)
     click.echo(
@@ -397,7 +397,7 @@ def demo(
     directory: Path, n_images: int, seed: int, epochs: int | None, serve: bool, port: int
 ) -> None:
     """Make synthetic data, init, train, push; then serve the web app."""
-    from .demo import run_demo
+    from sheets_bridge.loop.demo import run_demo
 
     report = run_demo(
         directory,
@@ -421,7 +421,7 @@ def demo(
 
 def _serve(workspace: Path, host: str, port: int) -> None:
     try:
-        from .web import serve as serve_app
+        from sheets_bridge.web import serve as serve_app
     except ImportError as exc:  # pragma: no cover - the web app ships with the package
         raise click.ClickException(f"the web app is not available: {exc}") from None
 
@@ -462,8 +462,8 @@ def serve(workspace: Path, host: str, port: int) -> None:
 )
 def apps_script(workspace: Path, url: str | None, out: Path | None) -> None:
     """Print (or write) the sheet's custom-menu script with the bridge URL filled in."""
-    from . import apps_script as gas
-    from .config import CONFIG_FILE as _cfg
+    from sheets_bridge.core.config import CONFIG_FILE as _cfg
+    from sheets_bridge.loop import apps_script as gas
 
     if url is None:
         url = gas.PLACEHOLDER_URL

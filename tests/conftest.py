@@ -6,9 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from PIL import Image, ImageDraw
 
 from sheets_bridge import loop
+
+# Property tests must not depend on how busy the machine is: no per-example deadline, no
+# "too slow" health check (a loaded 2-core CI machine tripped it once).
+settings.register_profile(
+    "bridge", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.load_profile("bridge")
 
 CLASSES = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sheets_bridge.rows import image_formula, label_choices, plan_push
-from sheets_bridge.schema import Schema
+from sheets_bridge.core.rows import image_formula, label_choices, plan_push
+from sheets_bridge.core.schema import Schema
 from sheets_bridge.sheets import Cell
 from sheets_bridge.sheets.google import GoogleSheet
 from sheets_bridge.sheets.retry import RetryPolicy

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from sheets_bridge import apps_script
 from sheets_bridge.cli import main
-from sheets_bridge.errors import ConfigError
+from sheets_bridge.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "apps_script"

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from sheets_bridge import loop
-from sheets_bridge.apps_script import render
-from sheets_bridge.jobs import Jobs
+from sheets_bridge.loop.apps_script import render
+from sheets_bridge.loop.jobs import Jobs
 from sheets_bridge.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

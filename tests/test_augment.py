@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from sheets_bridge import loop
-from sheets_bridge.augment import augment, distort, plan, water_fill
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.loop.augment import augment, distort, plan, water_fill
+from sheets_bridge.store.workspace import Workspace
 
 from .conftest import make_image_folder
 

@@ -1,8 +1,8 @@
 import pytest
 
 from sheets_bridge import config
-from sheets_bridge.config import SETTINGS, Config
-from sheets_bridge.errors import ConfigError
+from sheets_bridge.core.config import SETTINGS, Config
+from sheets_bridge.core.errors import ConfigError
 
 
 def test_settings_round_trip_through_the_file_with_help_comments(tmp_path):

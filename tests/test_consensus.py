@@ -1,7 +1,7 @@
 import pytest
 
-from sheets_bridge.consensus import decide
-from sheets_bridge.labels import ROMAN_CLASSES
+from sheets_bridge.core.consensus import decide
+from sheets_bridge.core.labels import ROMAN_CLASSES
 
 ANN = ("annotator_1", "annotator_2", "annotator_3")
 

@@ -1,7 +1,7 @@
 """Property tests: whatever people type, normalisation and consensus never crash, never apply a
 value that is not a class (or the remove mark) someone typed, and a valid override always wins.
 
-Both rules are checked: majority (:func:`consensus.decide`) and CROWDLAB (:mod:`sheets_bridge.crowd`,
+Both rules are checked: majority (:func:`consensus.decide`) and CROWDLAB (:mod:`sheets_bridge.core.crowd`,
 with made-up probabilities standing in for a model's; its row threshold is lowered so that small
 sheets reach cleanlab instead of the fallback).
 """
@@ -11,9 +11,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheets_bridge.consensus import decide
-from sheets_bridge.crowd import crowdlab
-from sheets_bridge.labels import ROMAN_CLASSES, normalize
+from sheets_bridge.core.consensus import decide
+from sheets_bridge.core.crowd import crowdlab
+from sheets_bridge.core.labels import ROMAN_CLASSES, normalize
 
 ANN = ("annotator_1", "annotator_2", "annotator_3")
 CLASS_SETS = (ROMAN_CLASSES, ROMAN_CLASSES[:4], ("cat", "dog", "x"))

@@ -1,16 +1,16 @@
 """Model-aware consensus (CROWDLAB) on hand-built sheets and probabilities.
 
 The probabilities here are made up (no model is trained): they stand in for a run's out-of-fold
-predictions so that each rule of :mod:`sheets_bridge.crowd` can be checked on its own.
+predictions so that each rule of :mod:`sheets_bridge.core.crowd` can be checked on its own.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sheets_bridge.consensus import decide
-from sheets_bridge.crowd import MIN_VOTED_ROWS, crowdlab, crowdlab_decisions, probabilities
-from sheets_bridge.labels import ROMAN_CLASSES
+from sheets_bridge.core.consensus import decide
+from sheets_bridge.core.crowd import MIN_VOTED_ROWS, crowdlab, crowdlab_decisions, probabilities
+from sheets_bridge.core.labels import ROMAN_CLASSES
 
 CLASSES = ROMAN_CLASSES[:4]  # i ii iii iv
 ANN = ("ana", "ben", "cy")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sheets_bridge.demo_data import (
+from sheets_bridge.loop.demo_data import (
     CLASSES,
     CONFUSABLE,
     GROUND_TRUTH_COLUMNS,

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from gspread import auth as gspread_auth
 
-from sheets_bridge.config import Config
-from sheets_bridge.errors import AuthError, ConfigError
+from sheets_bridge.core.config import Config
+from sheets_bridge.core.errors import AuthError, ConfigError
 from sheets_bridge.sheets.google import ENV_ENDPOINT, SCOPES, GoogleSheet, resolve_endpoint
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import model_rows, push

@@ -12,8 +12,8 @@ from email.utils import formatdate
 
 import pytest
 
-from sheets_bridge.errors import SheetError
-from sheets_bridge.schema import BRIDGE_COLUMNS
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.schema import BRIDGE_COLUMNS
 from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.sheets.retry import RateLimiter, RetryPolicy, parse_retry_after
 from tests.conftest_google import *  # noqa: F403

@@ -11,7 +11,7 @@ import requests
 
 from sheets_bridge import loop
 from sheets_bridge.sheets.google import GoogleSheet
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.store.workspace import Workspace
 from tests.conftest_google import *  # noqa: F403
 from tests.sheets_api import col_letters
 

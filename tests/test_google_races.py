@@ -12,8 +12,8 @@ import itertools
 
 import pytest
 
-from sheets_bridge.errors import SheetError
-from sheets_bridge.rows import label_choices
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.rows import label_choices
 from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.sheets.gridplan import Grid, repair
 from tests.conftest_google import *  # noqa: F403

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from sheets_bridge.errors import SheetError
-from sheets_bridge.rows import label_choices
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.rows import label_choices
 from sheets_bridge.sheets import Formula, Sheet, SheetWrite
 from sheets_bridge.sheets.gridplan import SETUP_KEY
 from tests.conftest_google import *  # noqa: F403

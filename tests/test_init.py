@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from sheets_bridge import loop
 from sheets_bridge.cli import main
-from sheets_bridge.errors import DatasetError, WorkspaceError
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.core.errors import DatasetError, WorkspaceError
+from sheets_bridge.store.workspace import Workspace
 
 from .conftest import make_image_folder
 

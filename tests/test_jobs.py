@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sheets_bridge.errors import JobConflict, SheetError
-from sheets_bridge.jobs import JOBS_FILE, Jobs
+from sheets_bridge.core.errors import JobConflict, SheetError
+from sheets_bridge.loop.jobs import JOBS_FILE, Jobs
 
 
 @dataclass
@@ -123,7 +123,7 @@ def test_an_unknown_kind_is_refused(tmp_path):
 
 _CHILD = """
 import sys, time
-from sheets_bridge.jobs import Jobs
+from sheets_bridge.loop.jobs import Jobs
 jobs = Jobs(sys.argv[1], kinds={"retrain": lambda root, params, cb: time.sleep(120)})
 print(jobs.start("retrain")["id"], flush=True)
 time.sleep(120)

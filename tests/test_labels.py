@@ -1,6 +1,6 @@
 import pytest
 
-from sheets_bridge.labels import ROMAN_CLASSES, normalize
+from sheets_bridge.core.labels import ROMAN_CLASSES, normalize
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from sheets_bridge.errors import SheetError
+from sheets_bridge.core.errors import SheetError
 from sheets_bridge.sheets import Formula, Sheet, SheetWrite
 from sheets_bridge.sheets.local import LocalSheet
 

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from sheets_bridge import config as config_mod
 from sheets_bridge.cli import main
-from sheets_bridge.demo_data import make_demo_data
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.loop.demo_data import make_demo_data
+from sheets_bridge.store.workspace import Workspace
 
 
 def cli(*args: str) -> str:

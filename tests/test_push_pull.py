@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 
 from sheets_bridge import loop
-from sheets_bridge.errors import SheetError
-from sheets_bridge.rows import plan_push
-from sheets_bridge.sheet_csv import render, update_from_csv
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.rows import plan_push
+from sheets_bridge.loop.sheet_csv import render, update_from_csv
 from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.sheets.local import LocalSheet
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.store.workspace import Workspace
 
 
 def edit_csv(tmp_path, rows, name="edits.csv"):

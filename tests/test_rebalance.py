@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from sheets_bridge import loop
-from sheets_bridge.errors import WorkspaceError
-from sheets_bridge.rebalance import (
+from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.loop.rebalance import (
     PROPOSAL_COLUMNS,
     apply,
     plan_moves,
@@ -21,7 +21,7 @@ from sheets_bridge.rebalance import (
     suggestion_text,
     write_suggestions,
 )
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.store.workspace import Workspace
 
 from .conftest import make_image_folder
 

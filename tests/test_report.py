@@ -9,8 +9,8 @@ import json
 import pandas as pd
 
 from sheets_bridge import loop
-from sheets_bridge.report import describe, disagreement_report
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.loop.report import describe, disagreement_report
+from sheets_bridge.store.workspace import Workspace
 
 from .conftest import make_image_folder
 

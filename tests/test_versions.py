@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from sheets_bridge import loop
 from sheets_bridge.cli import main
-from sheets_bridge.versions import diff
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.store.versions import diff
+from sheets_bridge.store.workspace import Workspace
 
 
 def _relabel_and_remove(ws):
@@ -87,8 +87,8 @@ def test_export_refuses_a_non_empty_folder(workspace, tmp_path):
 def test_a_version_build_killed_mid_way_leaves_the_workspace_at_the_previous_version(workspace):
     script = textwrap.dedent(f"""
         import pandas as pd
-        from sheets_bridge.versions import create_version
-        from sheets_bridge.workspace import Workspace
+        from sheets_bridge.store.versions import create_version
+        from sheets_bridge.store.workspace import Workspace
         ws = Workspace({str(workspace.root)!r})
         m = ws.current.manifest()
         big = pd.concat([m] * 40000, ignore_index=True)

@@ -16,10 +16,11 @@ from PIL import Image
 
 from sheets_bridge import config as config_mod
 from sheets_bridge import loop
+from sheets_bridge.core.signing import image_signature
 from sheets_bridge.sheets.local import LocalSheet
+from sheets_bridge.store.workspace import Workspace
 from sheets_bridge.web import create_app, page_urls
-from sheets_bridge.web.security import COOKIE, image_signature
-from sheets_bridge.workspace import Workspace
+from sheets_bridge.web.security import COOKIE
 from tests.conftest import make_image_folder
 
 TOKEN = "test-token-1234"
@@ -332,7 +333,7 @@ def test_push_starts_a_job_that_writes_the_sheet(client, ws_root):
     assert response.status_code == 202
     job = response.json["job"]
     assert job["kind"] == "push" and job["state"] in ("queued", "running", "done")
-    jobs = client.application.extensions["sheets_bridge.jobs"]
+    jobs = client.application.extensions["sheets_bridge.loop.jobs"]
     done = jobs.wait(job["id"], timeout=30)
     assert (
         done["state"] == "done"
@@ -345,7 +346,7 @@ def test_push_starts_a_job_that_writes_the_sheet(client, ws_root):
 
 def test_a_second_start_while_a_job_runs_is_a_409_with_the_running_job(app, client):
     release = threading.Event()
-    jobs = app.extensions["sheets_bridge.jobs"]
+    jobs = app.extensions["sheets_bridge.loop.jobs"]
     jobs.kinds["pull"] = lambda root, params, cb: release.wait(30)
     first = client.post("/api/pull", json={}, headers=AUTH).json["job"]
     try:

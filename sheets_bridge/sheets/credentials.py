@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 
 from google.auth.credentials import Credentials
 
-from ..config import Config
-from ..errors import AuthError, ConfigError
-from ..net import is_loopback as is_loopback_host
+from sheets_bridge.core.config import Config
+from sheets_bridge.core.errors import AuthError, ConfigError
+from sheets_bridge.core.net import is_loopback as is_loopback_host
 
 #: Enough to open a spreadsheet by id and read and write it; Drive is not needed.
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)

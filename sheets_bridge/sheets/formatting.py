@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from .gridplan import SETUP_KEY, _runs, col_letter
+from sheets_bridge.sheets.gridplan import SETUP_KEY, _runs, col_letter
 
 WIDTHS = {"id": 150, "image": 90, "url": 200, "issues": 260, "note": 220, "nearest_label_book": 160}
 ROW_HEIGHT = 64  # pixels: enough for a legible =IMAGE() thumbnail

@@ -34,10 +34,10 @@ import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from gspread.exceptions import APIError
 
-from ..config import Config
-from ..errors import AuthError, ConfigError, SheetError
-from . import Cell, Formula, SheetTable, SheetWrite
-from .credentials import (
+from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
+from sheets_bridge.core.config import Config
+from sheets_bridge.core.errors import AuthError, ConfigError, SheetError
+from sheets_bridge.sheets.credentials import (
     ENV_ENDPOINT,
     NO_CREDENTIALS,
     SCOPES,
@@ -47,8 +47,8 @@ from .credentials import (
     resolve_endpoint,
     spreadsheet_key,
 )
-from .formatting import growth_requests, setup_requests, sort_request
-from .gridplan import (
+from sheets_bridge.sheets.formatting import growth_requests, setup_requests, sort_request
+from sheets_bridge.sheets.gridplan import (
     KEY,
     MAX_PAYLOAD,
     Grid,
@@ -67,7 +67,7 @@ from .gridplan import (
     repair,
     value_ranges,
 )
-from .retry import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
+from sheets_bridge.sheets.retry import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55

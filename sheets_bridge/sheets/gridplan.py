@@ -15,9 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import SheetError
-from ..schema import duplicate_ids
-from . import Cell, Formula, SheetWrite
+from sheets_bridge.core.cells import Cell, Formula, SheetWrite
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.schema import duplicate_ids
 
 KEY = "id"
 #: Google recommends request bodies of at most about 2 MB; leave room for the JSON around values.

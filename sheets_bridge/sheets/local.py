@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..db import connect as db_connect
-from ..db import transaction as db_transaction
-from ..errors import SheetError
-from . import Cell, SheetTable, SheetWrite
+from sheets_bridge.core.cells import Cell, SheetTable, SheetWrite
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.sqlite import connect as db_connect
+from sheets_bridge.core.sqlite import transaction as db_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS header (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);

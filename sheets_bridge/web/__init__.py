@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 from flask import Flask, Request, Response, g, request
 
-from ..config import ensure_token
-from ..errors import WorkspaceError
-from ..jobs import Jobs
-from ..workspace import Workspace
-from . import security
+from sheets_bridge.core.config import ensure_token
+from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.loop.jobs import Jobs
+from sheets_bridge.store.workspace import Workspace
+from sheets_bridge.web import security
 
 __all__ = ["create_app", "page_urls", "serve"]
 
@@ -39,7 +39,7 @@ def create_app(
 ) -> Flask:
     """Build the app for one workspace.
 
-    ``token`` defaults to :func:`sheets_bridge.config.ensure_token` (generated into the workspace's
+    ``token`` defaults to :func:`sheets_bridge.core.config.ensure_token` (generated into the workspace's
     config on first use). ``pages_need_token`` is set by :func:`serve` when it binds to an address
     other than loopback: then every page and edit needs the token too.
     """
@@ -55,13 +55,13 @@ def create_app(
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["sheets_bridge.jobs"] = Jobs(root)
+    app.extensions["sheets_bridge.loop.jobs"] = Jobs(root)
     app.extensions["sheets_bridge.cache"] = {}
     app.extensions["sheets_bridge.cache_lock"] = threading.Lock()
 
-    from .api import api
-    from .errors import register_error_handlers
-    from .pages import pages
+    from sheets_bridge.web.api import api
+    from sheets_bridge.web.errors import register_error_handlers
+    from sheets_bridge.web.pages import pages
 
     app.register_blueprint(api)
     app.register_blueprint(pages)

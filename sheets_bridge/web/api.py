@@ -13,13 +13,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from ..errors import SheetError
-from ..jobs import Jobs
-from ..labels import normalize
-from ..schema import NOTE, OVERRIDE
-from . import security
-from .data import sheet_link
-from .errors import ApiError
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.labels import normalize
+from sheets_bridge.core.schema import NOTE, OVERRIDE
+from sheets_bridge.loop.jobs import Jobs
+from sheets_bridge.web import security
+from sheets_bridge.web.data import sheet_link
+from sheets_bridge.web.errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -30,7 +30,7 @@ SUBSETS = ("train", "val")
 
 
 def jobs() -> Jobs:
-    return current_app.extensions["sheets_bridge.jobs"]
+    return current_app.extensions["sheets_bridge.loop.jobs"]
 
 
 @api.before_request
@@ -80,7 +80,7 @@ def retrain():
     if preset is not None and preset not in PRESETS:
         raise ApiError(400, f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     if preset is not None:
-        from .. import loop
+        from sheets_bridge import loop
 
         if "preset" not in inspect.signature(loop.retrain).parameters:
             raise ApiError(
@@ -144,12 +144,12 @@ def status():
 
 @api.get("/report")
 def report():
-    """The disagreement report (:func:`sheets_bridge.report.disagreement_report`) as JSON.
+    """The disagreement report (:func:`sheets_bridge.loop.report.disagreement_report`) as JSON.
 
     A workspace whose sheet has no rows yet answers with empty sections; a sheet that cannot be read
     goes through the central handler like every other failure.
     """
-    from ..report import disagreement_report
+    from sheets_bridge.loop.report import disagreement_report
 
     return jsonify(disagreement_report(g.ws))
 
@@ -247,7 +247,7 @@ def _appended(old: str, new: str) -> str:
 def _local_sheet(ws):
     if ws.config.backend != "local":
         raise ApiError(404, f"this workspace's sheet is in Google Sheets: {sheet_link(ws)}")
-    from ..sheets.local import LocalSheet
+    from sheets_bridge.sheets.local import LocalSheet
 
     return LocalSheet(ws.sheet_path)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..labels import normalize
-from ..workspace import Run, Workspace
+from sheets_bridge.core.labels import normalize
+from sheets_bridge.store.workspace import Run, Workspace
 
 THUMB_PX = 96
 #: Colour options of the UMAP view: (column, title shown in the selector).

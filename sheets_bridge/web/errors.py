@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import BridgeError, JobConflict
+from sheets_bridge.core.errors import BridgeError, JobConflict
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(JobConflict)
     def _conflict(exc: JobConflict) -> Response:
-        from .api import jobs
+        from sheets_bridge.web.api import jobs
 
         return _respond(409, str(exc), {"job": jobs().get(exc.running_id)})
 

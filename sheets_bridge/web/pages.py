@@ -18,9 +18,10 @@ from flask import (
     send_from_directory,
 )
 
-from ..errors import BridgeError
-from . import security
-from .data import (
+from sheets_bridge.core.errors import BridgeError
+from sheets_bridge.core.signing import image_signature
+from sheets_bridge.web import security
+from sheets_bridge.web.data import (
     COLOUR_OPTIONS,
     ImageRef,
     accuracy_chart,
@@ -30,7 +31,7 @@ from .data import (
     umap_points,
     umap_run,
 )
-from .errors import ApiError
+from sheets_bridge.web.errors import ApiError
 
 pages = Blueprint("pages", __name__)
 
@@ -63,7 +64,7 @@ def _require_page_access():
         return response
     if request.endpoint == "pages.image" and request.args.get("sig"):
         image_id = (request.view_args or {}).get("image_id", "")
-        if security.same(request.args["sig"], security.image_signature(token, image_id)):
+        if security.same(request.args["sig"], image_signature(token, image_id)):
             return None
     if not security.page_allowed(request, token, pages_need_token=cfg["SB_PAGES_NEED_TOKEN"]):
         raise ApiError(
@@ -88,11 +89,11 @@ def _context(**extra):
 # -- dashboard ---------------------------------------------------------------------------------
 @pages.get("/")
 def dashboard():
-    from ..loop import versions_table
+    from sheets_bridge.loop import versions_table
 
     ws = g.ws
     rows = versions_table(ws)
-    jobs = current_app.extensions["sheets_bridge.jobs"]
+    jobs = current_app.extensions["sheets_bridge.loop.jobs"]
     return render_template(
         "dashboard.html",
         **_context(
@@ -117,7 +118,7 @@ def _sheet_rows(ws) -> tuple[dict[str, dict[str, str]], str]:
 
 @pages.get("/umap")
 def umap():
-    from .umap_plot import figure_components
+    from sheets_bridge.web.umap_plot import figure_components
 
     ws = g.ws
     colour = request.args.get("colour", "label")
@@ -130,7 +131,7 @@ def umap():
     script, div, legends, data = figure_components(points, ws.classes, colour)
     run = umap_run(ws)
     info = run.info() if run else {}
-    from ..rows import label_choices
+    from sheets_bridge.core.rows import label_choices
 
     return render_template(
         "umap.html",
@@ -178,8 +179,8 @@ def sheet():
     ws = g.ws
     if ws.config.backend != "local":
         return redirect(sheet_link(ws))
-    from ..rows import label_choices
-    from ..schema import DESCRIPTIONS
+    from sheets_bridge.core.rows import label_choices
+    from sheets_bridge.core.schema import DESCRIPTIONS
 
     return render_template(
         "sheet.html",

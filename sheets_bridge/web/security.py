@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from urllib.parse import urlsplit
 
 from flask import Request
 
-from ..net import is_loopback
+from sheets_bridge.core.net import is_loopback
+from sheets_bridge.core.signing import derive as _derive
 
 COOKIE = "sheets_bridge_auth"
 
@@ -31,18 +31,9 @@ def same(a: str | None, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def _derive(token: str, purpose: str) -> str:
-    return hmac.new(token.encode("utf-8"), purpose.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def cookie_value(token: str) -> str:
     """What the page cookie holds: derived from the token, so the cookie never is the token."""
     return _derive(token, "pages")
-
-
-def image_signature(token: str, image_id: str) -> str:
-    """``sig`` for ``/images/<id>?sig=...``: lets a sheet show one image without the token."""
-    return _derive(token, f"image:{image_id}")[:24]
 
 
 def bearer(request: Request) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import COLOUR_OPTIONS
+from sheets_bridge.web.data import COLOUR_OPTIONS
 
 # Fixed colours where the values have a meaning; palettes for the open-ended ones.
 _GREY = "#b0b0b0"

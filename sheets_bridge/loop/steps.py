@@ -1,6 +1,6 @@
 """The data-centric loop: init -> train -> push -> people review -> pull -> new version -> retrain.
 
-Each step is one function over a :class:`~sheets_bridge.workspace.Workspace`; the CLI, the web
+Each step is one function over a :class:`~sheets_bridge.store.workspace.Workspace`; the CLI, the web
 app's jobs and the tests call these. ``on_progress(step, fraction)`` reports progress to a job view.
 """
 
@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config as config_mod
-from .config import Config
-from .consensus import Decision, decide
-from .dataset import register
-from .errors import ConfigError, DatasetError, WorkspaceError
-from .rows import SHEET_SPLITS, label_choices, model_cells, plan_push
-from .schema import BRIDGE_COLUMNS
-from .sheets import Sheet, SheetWrite
-from .versions import CHANGE_COLUMNS, create_version
-from .workspace import Run, Workspace
+from sheets_bridge.core import config as config_mod
+from sheets_bridge.core.config import Config
+from sheets_bridge.core.consensus import Decision, decide
+from sheets_bridge.core.errors import ConfigError, DatasetError, WorkspaceError
+from sheets_bridge.core.rows import SHEET_SPLITS, label_choices, model_cells, plan_push
+from sheets_bridge.core.schema import BRIDGE_COLUMNS
+from sheets_bridge.sheets import Sheet, SheetWrite
+from sheets_bridge.store.dataset import register
+from sheets_bridge.store.versions import CHANGE_COLUMNS, create_version
+from sheets_bridge.store.workspace import Run, Workspace
 
 Progress = Callable[[str, float], None]
 
@@ -40,7 +40,7 @@ class _Report:
 def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Workspace:
     """Register ``dataset`` as version v0001 of a new workspace and return it.
 
-    ``settings`` are :class:`~sheets_bridge.config.Config` fields (e.g. ``preset="dcai"``).
+    ``settings`` are :class:`~sheets_bridge.core.config.Config` fields (e.g. ``preset="dcai"``).
     """
     root = Path(workspace)
     if (root / config_mod.CONFIG_FILE).exists():
@@ -72,7 +72,7 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
 # -- train -------------------------------------------------------------------------------------
 def _eval_set(folder: Path) -> pd.DataFrame:
     """A labelled folder ``<root>/<label>/<image>`` (or ``<root>/<split>/<label>/<image>``)."""
-    from .dataset import IMAGE_SUFFIXES
+    from sheets_bridge.store.dataset import IMAGE_SUFFIXES
 
     rows = [
         (str(p.resolve()), p.parent.name)
@@ -166,7 +166,7 @@ def _image_url(ws: Workspace) -> Callable[[str], str]:
     cfg = ws.config
     if cfg.backend != "google" or cfg.image_url_template:
         return cfg.image_url
-    from .web.security import image_signature
+    from sheets_bridge.core.signing import image_signature
 
     token = config_mod.ensure_token(ws.root)
     return lambda image_id: f"{cfg.image_url(image_id)}?sig={image_signature(token, image_id)}"
@@ -189,7 +189,7 @@ def push(
     scores = run.scores() if run else None
     report("push: building rows", 0.1)
     rows = model_cells(manifest, preds, scores, _image_url(ws))
-    from .rebalance import (
+    from sheets_bridge.loop.rebalance import (
         suggestion_text,  # rebalancing proposals people accept by typing the split
     )
 
@@ -259,7 +259,7 @@ def pull(
     crowd: dict[str, Decision] = {}
     extra: dict[str, object] = {"rule": ws.config.consensus}
     if ws.config.consensus == "crowdlab":
-        from .crowd import crowdlab
+        from sheets_bridge.core.crowd import crowdlab
 
         run = ws.latest_run(base.name) or ws.latest_run()
         labels = dict(zip(manifest["id"], manifest["label"], strict=True))

@@ -1,9 +1,9 @@
 """Model-aware consensus: CROWDLAB (cleanlab's ``get_label_quality_multiannotator``).
 
-Majority vote (:func:`sheets_bridge.consensus.decide`) treats every annotator alike and ignores the
+Majority vote (:func:`sheets_bridge.core.consensus.decide`) treats every annotator alike and ignores the
 model. CROWDLAB weighs each annotator by how often they agree with the others and adds the model's
 out-of-fold probabilities as one more, weighted, opinion. Here it only replaces the aggregation of
-*label* votes; everything else follows :func:`~sheets_bridge.consensus.decide` exactly:
+*label* votes; everything else follows :func:`~sheets_bridge.core.consensus.decide` exactly:
 
 - a valid ``override`` always wins;
 - invalid cells are reported and never applied;
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .consensus import Decision, decide
-from .labels import normalize
-from .schema import KEY
+from sheets_bridge.core.consensus import Decision, decide
+from sheets_bridge.core.labels import normalize
+from sheets_bridge.core.schema import KEY
 
 #: Rows with >= 1 label vote CROWDLAB needs. Annotator weights are agreement rates over the rows
 #: they share; below about 20 rows one disagreement moves a weight by 5 points or more, which is

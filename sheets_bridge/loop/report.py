@@ -22,11 +22,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
-from .consensus import Decision, decide
-from .crowd import crowdlab, probabilities
-from .labels import Vote, normalize
-from .schema import KEY, OVERRIDE
-from .workspace import Workspace
+from sheets_bridge.core.consensus import Decision, decide
+from sheets_bridge.core.crowd import crowdlab, probabilities
+from sheets_bridge.core.labels import Vote, normalize
+from sheets_bridge.core.schema import KEY, OVERRIDE
+from sheets_bridge.store.workspace import Workspace
 
 #: How many of the first rows of the sheet's review order (``rank``) to check for unreviewed rows.
 TOP_N: tuple[int, ...] = (50, 100, 200)

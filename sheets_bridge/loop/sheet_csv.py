@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SheetError
-from .schema import KEY, Schema
-from .sheets import Sheet, SheetTable
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.schema import KEY, Schema
+from sheets_bridge.sheets import Sheet, SheetTable
 
 #: Columns people may change through `sheet update` and the grid: human columns and ``subset``
 #: (typing ``train``/``val`` there asks pull to move the image).

@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .db import connect as db_connect
-from .db import transaction as db_transaction
-from .errors import BridgeError, JobConflict
+from sheets_bridge.core.errors import BridgeError, JobConflict
+from sheets_bridge.core.sqlite import connect as db_connect
+from sheets_bridge.core.sqlite import transaction as db_transaction
 
 JOBS_FILE = "jobs.db"
 #: How often a running job proves it is alive, and after how long without proof it counts as dead.
@@ -92,8 +92,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _retrain(root: Path, params: Mapping[str, Any], on_progress: Progress) -> Any:
-    from . import loop
-    from .workspace import Workspace
+    from sheets_bridge import loop
+    from sheets_bridge.store.workspace import Workspace
 
     kwargs: dict[str, Any] = {}
     if params.get("preset"):
@@ -102,15 +102,15 @@ def _retrain(root: Path, params: Mapping[str, Any], on_progress: Progress) -> An
 
 
 def _push(root: Path, params: Mapping[str, Any], on_progress: Progress) -> Any:
-    from . import loop
-    from .workspace import Workspace
+    from sheets_bridge import loop
+    from sheets_bridge.store.workspace import Workspace
 
     return loop.push(Workspace(root), on_progress=on_progress)
 
 
 def _pull(root: Path, params: Mapping[str, Any], on_progress: Progress) -> Any:
-    from . import loop
-    from .workspace import Workspace
+    from sheets_bridge import loop
+    from sheets_bridge.store.workspace import Workspace
 
     return loop.pull(Workspace(root), on_progress=on_progress)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import WorkspaceError
+from sheets_bridge.core.errors import WorkspaceError
 
 MANIFEST_COLUMNS = ["id", "path", "label", "split", "origin", "parent_id", "sha256"]
 CHANGE_COLUMNS = ["id", "field", "old", "new", "reason", "source"]

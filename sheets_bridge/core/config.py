@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ConfigError
+from sheets_bridge.core.errors import ConfigError
 
 CONFIG_FILE = "sheets-bridge.toml"
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .errors import SheetError
-from .schema import KEY, MODEL_COLUMNS, Schema, duplicate_ids
-from .sheets import Cell, Formula, SheetTable, SheetWrite
+from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
+from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.schema import KEY, MODEL_COLUMNS, Schema, duplicate_ids
 
 SHEET_SPLITS = (
     "train",

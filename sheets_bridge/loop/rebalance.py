@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import WorkspaceError
-from .versions import CHANGE_COLUMNS, Version, create_version
-from .workspace import Run, Workspace
+from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.store.versions import CHANGE_COLUMNS, Version, create_version
+from sheets_bridge.store.workspace import Run, Workspace
 
 PROPOSAL_COLUMNS = ["id", "from_split", "to_split", "cluster", "label", "reason"]
 SPLITS = ("train", "val")

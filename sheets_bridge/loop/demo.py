@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import loop
-from .config import CONFIG_FILE
-from .errors import WorkspaceError
+from sheets_bridge import loop
+from sheets_bridge.core.config import CONFIG_FILE
+from sheets_bridge.core.errors import WorkspaceError
 
 
 @dataclass
@@ -55,7 +55,7 @@ def run_demo(
     ``root`` gets ``data/`` and ``workspace/``; an earlier demo there is replaced, anything else
     in the way stops with an error.
     """
-    from .demo_data import make_demo_data
+    from sheets_bridge.loop.demo_data import make_demo_data
 
     root = Path(root).resolve()
     data, ws_dir = root / "data", root / "workspace"

@@ -18,7 +18,7 @@ import re
 from importlib.resources import files as _package_files
 from pathlib import Path
 
-from .errors import BridgeError, ConfigError
+from sheets_bridge.core.errors import BridgeError, ConfigError
 
 __all__ = ["FILES", "PLACEHOLDER_URL", "bridge_url", "render", "write"]
 

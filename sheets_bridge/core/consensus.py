@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .labels import REMOVE_MARK, Vote, normalize
-from .schema import OVERRIDE
+from sheets_bridge.core.labels import REMOVE_MARK, Vote, normalize
+from sheets_bridge.core.schema import OVERRIDE
 
 Action = Literal["none", "keep", "relabel", "remove", "conflict"]
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config as config_mod
-from .config import Config
-from .errors import WorkspaceError
-from .schema import Schema
-from .versions import Version, clean_partial, list_versions
+from sheets_bridge.core import config as config_mod
+from sheets_bridge.core.config import Config
+from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.schema import Schema
+from sheets_bridge.store.versions import Version, clean_partial, list_versions
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 class Workspace:
-    """Opens an existing workspace folder; :func:`sheets_bridge.loop.init` creates one."""
+    """Opens an existing workspace folder; :func:`sheets_bridge.loop.steps.init` creates one."""
 
     def __init__(self, root: Path | str):
         self.root = Path(root).resolve()
@@ -176,9 +176,9 @@ class Workspace:
     def sheet(self):
         """The configured sheet backend (Google imports gspread only when used)."""
         if self.config.backend == "google":
-            from .sheets.google import GoogleSheet
+            from sheets_bridge.sheets.google import GoogleSheet
 
             return GoogleSheet.from_config(self.config, self.root)
-        from .sheets.local import LocalSheet
+        from sheets_bridge.sheets.local import LocalSheet
 
         return LocalSheet(self.sheet_path)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DatasetError
-from .labels import ROMAN_CLASSES, normalize
-from .versions import MANIFEST_COLUMNS
+from sheets_bridge.core.errors import DatasetError
+from sheets_bridge.core.labels import ROMAN_CLASSES, normalize
+from sheets_bridge.store.versions import MANIFEST_COLUMNS
 
 SPLITS = ("train", "val", "label_book", "test")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import SheetError
+from sheets_bridge.core.errors import SheetError
 
 Owner = Literal["key", "model", "human", "bridge"]
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import WorkspaceError
-from .versions import CHANGE_COLUMNS, MANIFEST_COLUMNS, Version, create_version
-from .workspace import Workspace
+from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.store.versions import CHANGE_COLUMNS, MANIFEST_COLUMNS, Version, create_version
+from sheets_bridge.store.workspace import Workspace
 
 #: Longest side of an augmented image. The model reads 32x32; 128 leaves room for its resizing and
 #: keeps the image legible in the sheet, and the distortions run in about a millisecond at this size.

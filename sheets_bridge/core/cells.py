@@ -1,0 +1,65 @@
+"""The values that travel between the bridge and a sheet backend: cells, a table read, a write.
+
+The core builds and reads these; backends (``sheets_bridge.sheets``) import them from here, so the
+rules never depend on a backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class Formula(str):
+    """A cell value the backend must enter as a formula (only the tool's own ``=IMAGE(url)``).
+
+    Every other value, whatever it starts with, is written raw so that a file name or a label such
+    as ``=1+1`` can never run as a formula.
+    """
+
+
+Cell = str | int | float | bool | None  # Formula is a str
+
+
+@dataclass(frozen=True)
+class SheetTable:
+    """What a sheet holds: the header, and the data rows in sheet order as ``{column: text}``.
+
+    Cells come back as text (what a person sees); empty cells are ``""``. Columns without a header
+    name are not reported.
+    """
+
+    header: tuple[str, ...]
+    rows: tuple[dict[str, str], ...]
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.get("id", "") for r in self.rows]
+
+    def by_id(self) -> dict[str, dict[str, str]]:
+        return {r["id"]: r for r in self.rows if r.get("id")}
+
+
+@dataclass
+class SheetWrite:
+    """One push or pull, as a backend should apply it in as few requests as it can.
+
+    ``header`` is the full header after the write: the existing columns where they are, missing
+    ones added at the end. ``updates`` maps an existing row's id to the cells to set; it never holds
+    human-owned columns. ``appends`` are new rows (each with an ``id``). After writing, the backend
+    sorts the data rows by ``sort_by`` ascending (blank last) when it is set. ``human_columns`` and
+    ``choices`` let a backend add dropdowns (the allowed label values) and protect other columns.
+    """
+
+    header: tuple[str, ...]
+    updates: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    appends: list[dict[str, Cell]] = field(default_factory=list)
+    sort_by: str | None = None
+    human_columns: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        clash = sorted(
+            {c for cells in self.updates.values() for c in cells} & set(self.human_columns)
+        )
+        if clash:
+            raise ValueError(f"a write may not touch human columns {clash}")

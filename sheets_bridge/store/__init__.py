@@ -1,0 +1,1 @@
+"""Store: the workspace on disk (settings file, immutable dataset versions, runs, media)."""
