@@ -66,3 +66,20 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
     sys.meta_path.append(_MovedModules())
+
+
+def open(path):  # noqa: A001 - reads as ``sb.open("ws")``
+    """Open a workspace for use from Python: ``ws = sheets_bridge.open("ws")``.
+
+    Returns a :class:`sheets_bridge.api.Bridge` (``train``, ``push``, ``pull``, ``sheet_frame``, ...).
+    """
+    from sheets_bridge.api import open as _open
+
+    return _open(path)
+
+
+def init(dataset, workspace, **settings):
+    """Register ``dataset`` as a new workspace and open it (see :func:`open`)."""
+    from sheets_bridge.api import init as _init
+
+    return _init(dataset, workspace, **settings)

@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from sheets_bridge import __version__
-from sheets_bridge.core.config import CONFIG_FILE
+from sheets_bridge.core.config import CONFIG_FILE, Config
 from sheets_bridge.core.errors import BridgeError
+from sheets_bridge.core.schema import DEFAULT_ANNOTATORS
+from sheets_bridge.sheets import BACKENDS
 
 
 class _Group(click.Group):
@@ -42,6 +44,31 @@ def workspace_option(f):
         show_default="./workspace, or . when it holds sheets-bridge.toml; env SHEETS_BRIDGE_WORKSPACE",
         help="Workspace folder.",
     )(f)
+
+
+class PresetType(click.ParamType):
+    """A model preset, checked against ``model/presets.py`` (the one list of presets)."""
+
+    name = "preset"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        from sheets_bridge.loop.presets import preset_names
+
+        return "[" + "|".join(preset_names()) + "]"
+
+    def convert(self, value, param, ctx):
+        from sheets_bridge.loop.presets import check_preset
+
+        try:
+            return check_preset(value)
+        except BridgeError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def preset_option(help: str, default: str | None = None):
+    return click.option(
+        "--preset", type=PresetType(), default=default, show_default=default is not None, help=help
+    )
 
 
 def _open(workspace: Path):
@@ -81,21 +108,21 @@ def make_demo_data_cmd(directory: Path, n_images: int, seed: int) -> None:
 @main.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @workspace_option
-@click.option(
-    "--preset",
-    type=click.Choice(["fast", "dcai"]),
-    default="fast",
-    show_default=True,
-    help="Model preset recorded in the workspace.",
-)
+@preset_option("Model preset recorded in the workspace.", default=Config.preset)
 @click.option(
     "--annotators",
-    default="annotator_1,annotator_2",
+    default=",".join(DEFAULT_ANNOTATORS),
     show_default=True,
     help="Comma-separated annotator column names.",
 )
 @click.option(
-    "--backend", type=click.Choice(["local", "google"]), default="local", show_default=True
+    "--backend",
+    type=click.Choice(list(BACKENDS)),
+    default=Config.backend,
+    show_default=True,
+    help="Where the sheet lives: "
+    + "; ".join(f"{b.name} ({b.help})" for b in BACKENDS.values())
+    + ".",
 )
 @click.option("--spreadsheet", default="", help="Google spreadsheet id or URL (backend google).")
 def init(
@@ -123,12 +150,7 @@ def init(
 
 @main.command()
 @workspace_option
-@click.option(
-    "--preset",
-    type=click.Choice(["fast", "dcai"]),
-    default=None,
-    help="Override the workspace preset.",
-)
+@preset_option("Override the workspace preset.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @click.option(
     "--eval",
@@ -153,6 +175,25 @@ def train(
     for name, acc in (m.get("eval") or {}).items():
         click.echo(f"  eval {name}: {acc:.1%}")
     click.echo(f"next: sheets-bridge push -w {workspace}")
+
+
+@main.command("import-run")
+@click.argument("probabilities", type=click.Path(dir_okay=False, path_type=Path))
+@workspace_option
+@click.option(
+    "--embeddings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Embeddings: .npy (rows in the order of PROBABILITIES) or .csv (id + one column per dimension).",
+)
+def import_run_cmd(probabilities: Path, workspace: Path, embeddings: Path | None) -> None:
+    """Make a run from your own model's out-of-fold PROBABILITIES (CSV: id + one column per class).
+
+    The sheet, the map and the dashboard then work as after `train`.
+    """
+    from sheets_bridge.loop.import_run import import_run
+
+    click.echo(import_run(_open(workspace), probabilities, embeddings=embeddings).describe())
 
 
 @main.command()
@@ -183,12 +224,7 @@ def pull(workspace: Path, then_augment: bool) -> None:
 @main.command()
 @workspace_option
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
-@click.option(
-    "--preset",
-    type=click.Choice(["fast", "dcai"]),
-    default=None,
-    help="Override the workspace preset.",
-)
+@preset_option("Override the workspace preset.")
 def retrain(workspace: Path, epochs: int | None, preset: str | None) -> None:
     """pull + train + push in one step."""
     from sheets_bridge import loop
@@ -206,18 +242,7 @@ def versions(workspace: Path, as_json: bool) -> None:
     from sheets_bridge import loop
 
     rows = loop.versions_table(_open(workspace))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    click.echo(
-        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'changes':>8} {'val acc':>8}  message"
-    )
-    for r in rows:
-        acc = f"{r['val_accuracy']:.1%}" if r["val_accuracy"] is not None else "-"
-        mark = "* " if r["current"] else "  "
-        click.echo(
-            f"{mark}{r['version']:8} {r['images']:>7} {r['train']:>6} {r['val']:>5} {r['changes']:>8} {acc:>8}  {r['message']}"
-        )
+    click.echo(json.dumps(rows, indent=2) if as_json else loop.describe_versions(rows))
 
 
 @main.command()
@@ -229,21 +254,10 @@ def versions(workspace: Path, as_json: bool) -> None:
 )
 def diff(workspace: Path, old: str, new: str | None, fmt: str) -> None:
     """What changed from version OLD to NEW (default: the current version)."""
-    from sheets_bridge.store.versions import diff as diff_manifests
+    from sheets_bridge.loop.history import diff_versions
 
-    ws = _open(workspace)
-    a, b = ws.version(old), ws.version(new) if new else ws.current
-    table = diff_manifests(a.manifest(), b.manifest())
-    if fmt == "csv":
-        click.echo(table.to_csv(index=False), nl=False)
-        return
-    counts = table["field"].value_counts().to_dict()
-    click.echo(
-        f"{a.name} -> {b.name}: "
-        + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no changes")
-    )
-    for r in table.itertuples(index=False):
-        click.echo(f"  {r.field:8} {r.id}  {r.old or '-'} -> {r.new or '-'}")
+    changes = diff_versions(_open(workspace), old, new)
+    click.echo(changes.to_csv() if fmt == "csv" else changes.describe(), nl=fmt != "csv")
 
 
 @main.command()
@@ -262,15 +276,26 @@ def checkout(workspace: Path, version: str) -> None:
 @workspace_option
 @click.argument("version")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def export(workspace: Path, version: str, directory: Path) -> None:
-    """Copy VERSION's images to DIRECTORY/<split>/<label>/<id>.<ext>."""
-    from sheets_bridge.store.dataset import copy_tree_images
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["folder", "csv", "hf", "fiftyone"]),
+    default="folder",
+    show_default=True,
+    help="Layout to write (see above).",
+)
+def export(workspace: Path, version: str, directory: Path, fmt: str) -> None:
+    """Write VERSION's images to DIRECTORY for other tools.
 
-    ws = _open(workspace)
-    if directory.exists() and any(directory.iterdir()):
-        raise click.ClickException(f"{directory} is not empty; choose a new folder")
-    n = copy_tree_images(ws.version(version).manifest(), ws.root, directory)
-    click.echo(f"exported {n} images of {version} to {directory}")
+    \b
+    folder    DIRECTORY/<split>/<label>/<id>.<ext> (FiftyOne directory tree, torchvision ImageFolder)
+    csv       DIRECTORY/images/ + manifest.csv (path,label,split) + details.csv (reasons)
+    hf        Hugging Face imagefolder with <split>/metadata.csv (version, change reasons)
+    fiftyone  FiftyOneImageClassificationDataset (data/ + labels.json)
+    """
+    from sheets_bridge.loop.export import export as run_export
+
+    click.echo(run_export(_open(workspace), version, directory, format=fmt).describe())
 
 
 @main.command()
@@ -312,23 +337,9 @@ def augment(workspace: Path, budget: int | None, seed: int) -> None:
 )
 def rebalance(workspace: Path, apply_now: bool) -> None:
     """Propose train/val moves so every style cluster is in both splits, in proportion."""
-    from sheets_bridge.loop import rebalance as rb
+    from sheets_bridge.loop.rebalance import rebalance as run_rebalance
 
-    ws = _open(workspace)
-    proposals = rb.propose(ws)
-    if proposals.empty:
-        click.echo("no moves needed (or no style clusters yet: run `sheets-bridge train` first)")
-        return
-    if apply_now:
-        v = rb.apply(ws, proposals)
-        click.echo(f"moved {len(proposals)} images; {v.name} is now current")
-        return
-    path = rb.write_suggestions(ws, proposals)
-    click.echo(proposals.to_string(index=False, max_rows=30))
-    click.echo(
-        f"\n{len(proposals)} suggestions saved to {path}; the next push shows them in the issues column.\n"
-        "Accept one by typing the split into its subset cell, or run `sheets-bridge rebalance --apply`."
-    )
+    click.echo(run_rebalance(_open(workspace), apply_now=apply_now).describe())
 
 
 @main.group()

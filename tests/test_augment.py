@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from model.distort import distort
 from sheets_bridge import loop
-from sheets_bridge.loop.augment import augment, distort, plan, water_fill
+from sheets_bridge.loop.augment import augment, plan, water_fill
 from sheets_bridge.store.workspace import Workspace
 
 from .conftest import make_image_folder

@@ -228,7 +228,7 @@ def test_status_reports_the_workspace_version_run_and_links(client, ws_root):
     [
         (b"{not json", "not valid JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b'{"preset": "huge"}', "preset must be one of"),
+        (b'{"preset": "huge"}', "unknown preset 'huge'"),
         (b'{"colour": "red"}', "unknown field"),
     ],
 )

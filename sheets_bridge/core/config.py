@@ -16,6 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 from sheets_bridge.core.errors import ConfigError
+from sheets_bridge.core.schema import DEFAULT_ANNOTATORS
+
+#: How annotator votes become a decision (see core/consensus.py and core/crowd.py).
+CONSENSUS_RULES: tuple[str, ...] = ("majority", "crowdlab")
 
 CONFIG_FILE = "sheets-bridge.toml"
 
@@ -27,89 +31,82 @@ class Setting:
     help: str
 
 
-#: Every setting, its default and what it does (feeds the defaults, the README and `config --help`).
-SETTINGS: tuple[Setting, ...] = (
-    Setting("dataset", "", "where the dataset was registered from (image folder or CSV manifest)"),
-    Setting("classes", [], "class names in model order (taken from the dataset at init)"),
-    Setting("backend", "local", "sheet backend: local (SQLite, no account) or google"),
-    Setting("spreadsheet", "", "Google spreadsheet id or URL (backend = google)"),
-    Setting("worksheet", "images", "title of the worksheet to use (created when missing)"),
-    Setting(
-        "credentials", "", "service-account key file; empty: GOOGLE_APPLICATION_CREDENTIALS or ADC"
-    ),
-    Setting("oauth", False, "use gspread's OAuth user flow instead of a service account"),
-    Setting("api_endpoint", "", "another Sheets API v4 server instead of sheets.googleapis.com"),
-    Setting(
-        "image_url_template",
-        "",
-        "image URL for the sheet, e.g. https://host/{id}.png; empty: public_url/images/{id}",
-    ),
-    Setting(
-        "public_url",
-        "http://127.0.0.1:8000",
-        "where the bridge's web app is reachable (links, images, Apps Script)",
-    ),
-    Setting(
-        "preset",
-        "fast",
-        "model preset: fast (about a minute on 2 CPU cores) or dcai (the competition's fixed model)",
-    ),
-    Setting(
-        "folds", 4, "K for the out-of-fold predictions (no image is scored by a model that saw it)"
-    ),
-    Setting("seed", 0, "random seed for training, folds and UMAP"),
-    Setting("epochs", 0, "training epochs; 0 = the preset's default"),
-    Setting("annotators", ["annotator_1", "annotator_2"], "one sheet column per annotator"),
-    Setting("consensus", "majority", "how annotator votes become a decision: majority or crowdlab"),
-    Setting("augment_budget", 10000, "the most images a version may hold after augmentation"),
-    Setting("token", "", "bearer token for the JSON API (generated on first serve)"),
-)
-_BY_NAME = {s.name: s for s in SETTINGS}
+def _setting(default: Any, help: str, **kw: Any) -> Any:
+    """A Config field with its help text: the one place a setting is declared."""
+    return field(default=default, metadata={"help": help}, **kw)
 
 
 @dataclass(frozen=True)
 class Config:
-    """The settings of one workspace (frozen: build a new one with :meth:`replace`)."""
+    """The settings of one workspace (frozen: build a new one with :meth:`replace`).
 
-    dataset: str = ""
-    classes: tuple[str, ...] = ()
-    backend: str = "local"
-    spreadsheet: str = ""
-    worksheet: str = "images"
-    credentials: str = ""
-    oauth: bool = False
-    api_endpoint: str = ""
-    image_url_template: str = ""
-    public_url: str = "http://127.0.0.1:8000"
-    preset: str = "fast"
-    folds: int = 4
-    seed: int = 0
-    epochs: int = 0
-    annotators: tuple[str, ...] = ("annotator_1", "annotator_2")
-    consensus: str = "majority"
-    augment_budget: int = 10000
-    token: str = field(default="", repr=False)
+    Adding a setting is one field here: the defaults, the settings file's comments, the README's
+    table and ``SHEETS_BRIDGE_<NAME>`` all come from it.
+    """
+
+    dataset: str = _setting(
+        "", "where the dataset was registered from (image folder or CSV manifest)"
+    )
+    classes: tuple[str, ...] = _setting(
+        (), "class names in model order (taken from the dataset at init)"
+    )
+    backend: str = _setting("local", "sheet backend: local (SQLite, no account) or google")
+    spreadsheet: str = _setting("", "Google spreadsheet id or URL (backend = google)")
+    worksheet: str = _setting("images", "title of the worksheet to use (created when missing)")
+    credentials: str = _setting(
+        "", "service-account key file; empty: GOOGLE_APPLICATION_CREDENTIALS or ADC"
+    )
+    oauth: bool = _setting(False, "use gspread's OAuth user flow instead of a service account")
+    api_endpoint: str = _setting(
+        "", "another Sheets API v4 server instead of sheets.googleapis.com"
+    )
+    image_url_template: str = _setting(
+        "", "image URL for the sheet, e.g. https://host/{id}.png; empty: public_url/images/{id}"
+    )
+    public_url: str = _setting(
+        "http://127.0.0.1:8000",
+        "where the bridge's web app is reachable (links, images, Apps Script)",
+    )
+    preset: str = _setting("fast", "model preset (`sheets-bridge train --help` lists them)")
+    folds: int = _setting(
+        4, "K for the out-of-fold predictions (no image is scored by a model that saw it)"
+    )
+    seed: int = _setting(0, "random seed for training, folds and UMAP")
+    epochs: int = _setting(0, "training epochs; 0 = the preset's default")
+    annotators: tuple[str, ...] = _setting(DEFAULT_ANNOTATORS, "one sheet column per annotator")
+    consensus: str = _setting(
+        "majority", f"how annotator votes become a decision: {' or '.join(CONSENSUS_RULES)}"
+    )
+    augment_budget: int = _setting(10000, "the most images a version may hold after augmentation")
+    token: str = _setting(
+        "", "bearer token for the JSON API (generated on first serve)", repr=False
+    )
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> Config:
-        if self.backend not in ("local", "google"):
-            raise ConfigError(f"backend must be 'local' or 'google', not {self.backend!r}")
-        if self.backend == "google" and not self.spreadsheet:
-            raise ConfigError(
-                "backend = 'google' needs spreadsheet = '<id or URL>' in sheets-bridge.toml"
-            )
         if self.folds < 2:
             raise ConfigError(f"folds must be at least 2, not {self.folds}")
-        if self.consensus not in ("majority", "crowdlab"):
-            raise ConfigError(f"consensus must be 'majority' or 'crowdlab', not {self.consensus!r}")
+        if self.consensus not in CONSENSUS_RULES:
+            rules = " or ".join(repr(r) for r in CONSENSUS_RULES)
+            raise ConfigError(f"consensus must be {rules}, not {self.consensus!r}")
         return self
 
     def image_url(self, image_id: str) -> str:
         if self.image_url_template:
             return self.image_url_template.format(id=image_id)
         return f"{self.public_url.rstrip('/')}/images/{quote(image_id, safe='')}"
+
+
+#: Every setting, its default and what it does, derived from :class:`Config`'s fields.
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(
+        f.name, list(f.default) if isinstance(f.default, tuple) else f.default, f.metadata["help"]
+    )
+    for f in dataclasses.fields(Config)
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -153,30 +150,58 @@ def load(workspace: Path, env: dict[str, str] | None = None) -> Config:
     return Config(**values).validate()
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{text}"'
+def _toml(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def save(workspace: Path, config: Config) -> Path:
-    """Write the settings file (atomically), with each setting's help as a comment."""
+    """Write the settings file atomically, readable by its owner only (it may hold the token).
+
+    An existing file is edited in place with tomlkit: people's comments, order and layout stay;
+    only settings whose value changed are rewritten. A new file gets each setting's help as a
+    comment.
+    """
+    import tomlkit
+
     path = Path(workspace) / CONFIG_FILE
-    lines = [
-        "# sheets-bridge workspace settings; env SHEETS_BRIDGE_<NAME> overrides any of them",
-        "",
-    ]
-    for s in SETTINGS:
-        lines.append(f"# {s.help}")
-        lines.append(f"{s.name} = {_toml_value(getattr(config, s.name))}")
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    if path.exists():
+        try:
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        current = doc.unwrap()
+        for s in SETTINGS:
+            value = _toml(getattr(config, s.name))
+            if s.name not in doc:
+                doc.add(tomlkit.comment(s.help))
+                doc.add(s.name, value)
+            elif _coerce(s.name, current[s.name]) != getattr(config, s.name):
+                doc[s.name] = value
+        text = tomlkit.dumps(doc)
+    else:
+        doc = tomlkit.document()
+        doc.add(
+            tomlkit.comment(
+                "sheets-bridge workspace settings; env SHEETS_BRIDGE_<NAME> overrides any of them"
+            )
+        )
+        doc.add(tomlkit.nl())
+        for s in SETTINGS:
+            doc.add(tomlkit.comment(s.help))
+            doc.add(s.name, _toml(getattr(config, s.name)))
+        text = tomlkit.dumps(doc)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)  # also when an old file was world-readable
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}; check the disk and permissions"
+        ) from None
     return path
 
 

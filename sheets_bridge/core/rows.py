@@ -12,12 +12,7 @@ import pandas as pd
 
 from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
 from sheets_bridge.core.errors import SheetError
-from sheets_bridge.core.schema import KEY, MODEL_COLUMNS, Schema, duplicate_ids
-
-SHEET_SPLITS = (
-    "train",
-    "val",
-)  # the images people review; label_book and test stay out of the sheet
+from sheets_bridge.core.schema import KEY, MODEL_COLUMNS, SHEET_SPLITS, Schema, duplicate_ids
 
 
 def image_formula(url: str) -> Formula:

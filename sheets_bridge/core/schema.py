@@ -35,6 +35,10 @@ MODEL_COLUMNS: tuple[str, ...] = (
 )
 BRIDGE_COLUMNS: tuple[str, ...] = ("consensus", "agreement", "status")
 DEFAULT_ANNOTATORS: tuple[str, ...] = ("annotator_1", "annotator_2")
+#: Every split a dataset may hold; the model trains and predicts out-of-fold on train + val.
+SPLITS: tuple[str, ...] = ("train", "val", "label_book", "test")
+#: The splits people review in the sheet (label_book and test stay out of it); `subset` takes these.
+SHEET_SPLITS: tuple[str, ...] = ("train", "val")
 OVERRIDE = "override"
 NOTE = "note"
 
@@ -79,6 +83,12 @@ class Schema:
     @property
     def human_columns(self) -> tuple[str, ...]:
         return (*self.annotators, OVERRIDE, NOTE)
+
+    @property
+    def editable(self) -> tuple[str, ...]:
+        """What people may type into: the human columns, and ``subset`` to move an image
+        between train and val (a model column that pull reads as a request)."""
+        return (*self.human_columns, "subset")
 
     @property
     def columns(self) -> tuple[str, ...]:

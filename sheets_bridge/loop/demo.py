@@ -10,6 +10,7 @@ from pathlib import Path
 from sheets_bridge import loop
 from sheets_bridge.core.config import CONFIG_FILE
 from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.schema import SHEET_SPLITS
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _found(ws, data: Path, top: int = 100) -> str:
 
     truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
     planted = set(truth.loc[truth["problem"] != "", "id"])
-    reviewed = truth[truth["split"].isin(["train", "val"])]
+    reviewed = truth[truth["split"].isin(SHEET_SPLITS)]
     base = reviewed["id"].isin(planted).mean()
     first = [r["id"] for r in ws.sheet().read().rows[:top]]
     hits = sum(i in planted for i in first)

@@ -17,17 +17,18 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.schema import SHEET_SPLITS
 from sheets_bridge.store.versions import CHANGE_COLUMNS, Version, create_version
 from sheets_bridge.store.workspace import Run, Workspace
 
 PROPOSAL_COLUMNS = ["id", "from_split", "to_split", "cluster", "label", "reason"]
-SPLITS = ("train", "val")
 #: A (cluster, class) stratum counts as "in proportion" when its val share is within this distance
 #: of the overall val share. Without slack every stratum would be nudged by one image to round
 #: exactly, which moves many images for no visible gain.
@@ -85,7 +86,7 @@ def plan_moves(
     their parents in train; a train image with augmented children is not moved to val (its copies
     would leak into training), nor is an image whose bytes also occur elsewhere in the dataset.
     """
-    m = manifest[manifest["split"].isin(SPLITS) & (manifest["origin"] != "augmented")]
+    m = manifest[manifest["split"].isin(SHEET_SPLITS) & (manifest["origin"] != "augmented")]
     m = m[m["id"].isin(list(cluster_of))].copy()
     if m.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS)
@@ -220,3 +221,35 @@ def apply(ws: Workspace, proposals: pd.DataFrame) -> Version:
     )
     ws.set_current(version.name)
     return version
+
+
+@dataclass
+class RebalanceReport:
+    """What :func:`rebalance` proposed, and where it went (a new version, or suggestions)."""
+
+    proposals: pd.DataFrame
+    version: str | None = None
+    suggestions: Path | None = None
+
+    def describe(self) -> str:
+        if self.proposals.empty:
+            return "no moves needed (or no style clusters yet: run `sheets-bridge train` first)"
+        if self.version:
+            return f"moved {len(self.proposals)} images; {self.version} is now current"
+        return (
+            self.proposals.to_string(index=False, max_rows=30)
+            + f"\n\n{len(self.proposals)} suggestions saved to {self.suggestions}; the next push "
+            "shows them in the issues column.\nAccept one by typing the split into its subset cell, "
+            "or run `sheets-bridge rebalance --apply`."
+        )
+
+
+def rebalance(ws: Workspace, *, apply_now: bool = False) -> RebalanceReport:
+    """Propose train/val moves; build a version with them (``apply_now``) or save them as
+    suggestions the next push shows in the sheet."""
+    proposals = propose(ws)
+    if proposals.empty:
+        return RebalanceReport(proposals)
+    if apply_now:
+        return RebalanceReport(proposals, version=apply(ws, proposals).name)
+    return RebalanceReport(proposals, suggestions=write_suggestions(ws, proposals))

@@ -14,11 +14,10 @@ from sheets_bridge.sheets import Sheet, SheetTable
 
 #: Columns people may change through `sheet update` and the grid: human columns and ``subset``
 #: (typing ``train``/``val`` there asks pull to move the image).
-EXTRA_EDITABLE = ("subset",)
 
 
 def editable_columns(schema: Schema) -> tuple[str, ...]:
-    return (*schema.human_columns, *EXTRA_EDITABLE)
+    return schema.editable
 
 
 def render(table: SheetTable, fmt: str = "csv") -> str:

@@ -17,9 +17,10 @@ from sheets_bridge.core import config as config_mod
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.consensus import Decision, decide
 from sheets_bridge.core.errors import ConfigError, DatasetError, WorkspaceError
-from sheets_bridge.core.rows import SHEET_SPLITS, label_choices, model_cells, plan_push
-from sheets_bridge.core.schema import BRIDGE_COLUMNS
-from sheets_bridge.sheets import Sheet, SheetWrite
+from sheets_bridge.core.rows import label_choices, model_cells, plan_push
+from sheets_bridge.core.schema import BRIDGE_COLUMNS, SHEET_SPLITS
+from sheets_bridge.loop.presets import check_preset
+from sheets_bridge.sheets import Sheet, SheetWrite, check_config
 from sheets_bridge.store.dataset import register
 from sheets_bridge.store.versions import CHANGE_COLUMNS, create_version
 from sheets_bridge.store.workspace import Run, Workspace
@@ -50,6 +51,9 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
     unknown = sorted(set(settings) - set(Config.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"unknown setting(s) {unknown}")
+    probe = Config(**settings).validate()  # type: ignore[arg-type]
+    check_preset(probe.preset)  # settings are checked before anything is written
+    check_config(probe)
     root.mkdir(parents=True, exist_ok=True)
     try:
         manifest, classes = register(Path(dataset), root)
@@ -97,7 +101,7 @@ def train(
     from model.train import run_training
 
     cfg = ws.config
-    preset = preset or cfg.preset
+    preset = check_preset(preset or cfg.preset)  # before the run folder exists
     version = ws.current
     manifest = version.manifest()
     manifest["path"] = [str(ws.root / p) for p in manifest["path"]]
@@ -164,7 +168,7 @@ def _image_url(ws: Workspace) -> Callable[[str], str]:
     """Image URLs for the sheet; a Google sheet's =IMAGE() cannot send the token, so each URL
     carries a signature that opens that one image only."""
     cfg = ws.config
-    if cfg.backend != "google" or cfg.image_url_template:
+    if not ws.remote_sheet or cfg.image_url_template:
         return cfg.image_url
     from sheets_bridge.core.signing import image_signature
 
@@ -352,6 +356,7 @@ def retrain(
 ) -> RetrainReport:
     """pull + train + push as one step (what the sheet menu's "Retrain model" runs)."""
     report = on_progress or _noop
+    check_preset(preset or ws.config.preset)  # a typo must not cost a pull
     sheet = sheet or ws.sheet()
     p = pull(ws, sheet=sheet, on_progress=lambda s, f: report(s, 0.1 * f))
     ws = Workspace(ws.root)  # the current version may have changed
@@ -364,36 +369,6 @@ def retrain(
     )
     q = push(ws, sheet=sheet, run=run, on_progress=lambda s, f: report(s, 0.9 + 0.1 * f))
     return RetrainReport(p.as_dict(), run.id, run.metrics().get("val_accuracy"), q.as_dict())
-
-
-# -- versions ----------------------------------------------------------------------------------
-def versions_table(ws: Workspace) -> list[dict]:
-    """One dict per version: counts, changes, and the accuracy of its latest run."""
-    runs = ws.runs_by_version()
-    current = ws.current.name
-    out = []
-    for v in ws.versions():
-        meta = v.meta()
-        counts = meta.get("counts", {})
-        run = runs.get(v.name)
-        metrics = run.metrics() if run else {}
-        out.append(
-            {
-                "version": v.name,
-                "current": v.name == current,
-                "parent": meta.get("parent"),
-                "created": meta.get("created"),
-                "images": counts.get("images"),
-                "train": counts.get("splits", {}).get("train", 0),
-                "val": counts.get("splits", {}).get("val", 0),
-                "changes": meta.get("changes", 0),
-                "message": meta.get("message", ""),
-                "run": run.id if run else None,
-                "val_accuracy": metrics.get("val_accuracy"),
-                "eval": metrics.get("eval", {}),
-            }
-        )
-    return out
 
 
 def workspace_or_error(path: Path | str) -> Workspace:

@@ -73,6 +73,11 @@ class LocalSheet:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
+    @classmethod
+    def from_config(cls, config: object, workspace_root: Path) -> LocalSheet:
+        """The workspace's embedded sheet, ``<workspace>/sheet.db``."""
+        return cls(Path(workspace_root) / "sheet.db")
+
     def _connect(self):
         return db_connect(self.path)
 

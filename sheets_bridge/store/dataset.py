@@ -14,9 +14,9 @@ import pandas as pd
 
 from sheets_bridge.core.errors import DatasetError
 from sheets_bridge.core.labels import ROMAN_CLASSES, normalize
+from sheets_bridge.core.schema import SPLITS
 from sheets_bridge.store.versions import MANIFEST_COLUMNS
 
-SPLITS = ("train", "val", "label_book", "test")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 CSV_COLUMNS = ("path", "label", "split")
 _FORMULA_START = ("=", "+", "-", "@")

@@ -24,6 +24,7 @@ from sheets_bridge.core import config as config_mod
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import WorkspaceError
 from sheets_bridge.core.schema import Schema
+from sheets_bridge.sheets import check_config
 from sheets_bridge.store.versions import Version, clean_partial, list_versions
 
 
@@ -65,6 +66,7 @@ class Workspace:
     def __init__(self, root: Path | str):
         self.root = Path(root).resolve()
         self.config: Config = config_mod.load(self.root)
+        check_config(self.config)
         clean_partial(self.versions_dir)
 
     # -- layout ----------------------------------------------------------------------------------
@@ -174,11 +176,14 @@ class Workspace:
 
     # -- the sheet -------------------------------------------------------------------------------
     def sheet(self):
-        """The configured sheet backend (Google imports gspread only when used)."""
-        if self.config.backend == "google":
-            from sheets_bridge.sheets.google import GoogleSheet
+        """The configured sheet backend (its module, gspread for Google, loads only when used)."""
+        from sheets_bridge.sheets import backend
 
-            return GoogleSheet.from_config(self.config, self.root)
-        from sheets_bridge.sheets.local import LocalSheet
+        return backend(self.config.backend).load().from_config(self.config, self.root)
 
-        return LocalSheet(self.sheet_path)
+    @property
+    def remote_sheet(self) -> bool:
+        """Whether the sheet lives on another service (Google) rather than in the workspace."""
+        from sheets_bridge.sheets import backend
+
+        return backend(self.config.backend).remote

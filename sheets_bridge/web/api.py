@@ -7,26 +7,24 @@ Every route needs ``Authorization: Bearer <token>``. Errors are ``{"error": mess
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.errors import ConfigError, SheetError
 from sheets_bridge.core.labels import normalize
-from sheets_bridge.core.schema import NOTE, OVERRIDE
+from sheets_bridge.core.schema import NOTE, OVERRIDE, SHEET_SPLITS
 from sheets_bridge.loop.jobs import Jobs
+from sheets_bridge.loop.presets import check_preset
 from sheets_bridge.web import security
 from sheets_bridge.web.data import sheet_link
 from sheets_bridge.web.errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
-PRESETS = ("fast", "dcai")
 MAX_EDITS = 20_000
 MAX_NOTE = 2_000
-SUBSETS = ("train", "val")
 
 
 def jobs() -> Jobs:
@@ -77,16 +75,11 @@ def _start(kind: str, params: dict[str, Any]):
 def retrain():
     data = body(("preset",))
     preset = data.get("preset")
-    if preset is not None and preset not in PRESETS:
-        raise ApiError(400, f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     if preset is not None:
-        from sheets_bridge import loop
-
-        if "preset" not in inspect.signature(loop.retrain).parameters:
-            raise ApiError(
-                400,
-                "this version cannot choose the preset per retrain; set `preset` in sheets-bridge.toml",
-            )
+        try:
+            check_preset(str(preset))
+        except ConfigError as exc:
+            raise ApiError(400, str(exc)) from None
     return _start("retrain", {"preset": preset} if preset else {})
 
 
@@ -157,7 +150,7 @@ def report():
 # -- edits from the pages ----------------------------------------------------------------------
 def editable_columns(ws) -> tuple[str, ...]:
     """People may edit the human columns and ``subset`` (to move an image); nothing else."""
-    return (*ws.schema.human_columns, "subset")
+    return ws.schema.editable
 
 
 def _check_edit(ws, item: Any, n: int) -> tuple[str, str, str, bool]:
@@ -184,7 +177,7 @@ def _check_edit(ws, item: Any, n: int) -> tuple[str, str, str, bool]:
         raise ApiError(400, f"edits[{n}]: only {NOTE} can be appended to")
     if column == "subset":
         value = value.lower()
-        if value not in SUBSETS:
+        if value not in SHEET_SPLITS:
             raise ApiError(400, f"edits[{n}]: subset must be train or val, not {value!r}")
     elif column == NOTE:
         if len(value) > MAX_NOTE:
@@ -245,11 +238,9 @@ def _appended(old: str, new: str) -> str:
 
 # -- the local grid's data ---------------------------------------------------------------------
 def _local_sheet(ws):
-    if ws.config.backend != "local":
+    if ws.remote_sheet:
         raise ApiError(404, f"this workspace's sheet is in Google Sheets: {sheet_link(ws)}")
-    from sheets_bridge.sheets.local import LocalSheet
-
-    return LocalSheet(ws.sheet_path)
+    return ws.sheet()  # the embedded sheet: edits with an edit log
 
 
 #: Not sent to the grid: it draws the image from the id and does not need the formula or URL.

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sheets_bridge.core.labels import normalize
+from sheets_bridge.core.schema import SHEET_SPLITS
 from sheets_bridge.store.workspace import Run, Workspace
 
 THUMB_PX = 96
@@ -91,7 +92,7 @@ def google_url(spreadsheet: str) -> str:
 
 def sheet_link(ws: Workspace, base_url: str = "") -> str:
     """Where people open the sheet: the Google URL, or the local grid."""
-    if ws.config.backend == "google":
+    if ws.remote_sheet:
         return google_url(ws.config.spreadsheet)
     return base_url.rstrip("/") + "/sheet"
 
@@ -176,7 +177,7 @@ def umap_points(
     cells = [rows.get(i, empty) for i in df["id"]]
     typed = [str(c.get("subset", "")).strip().lower() for c in cells]
     df["subset"] = [
-        t if t in ("train", "val") and s in ("train", "val") else s
+        t if t in SHEET_SPLITS and s in SHEET_SPLITS else s
         for t, s in zip(typed, df["subset"], strict=True)
     ]
     df["override"] = [str(c.get("override", "")) for c in cells]

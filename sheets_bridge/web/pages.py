@@ -177,7 +177,7 @@ def bokeh_static(filename: str):
 @pages.get("/sheet")
 def sheet():
     ws = g.ws
-    if ws.config.backend != "local":
+    if ws.remote_sheet:
         return redirect(sheet_link(ws))
     from sheets_bridge.core.rows import label_choices
     from sheets_bridge.core.schema import DESCRIPTIONS

@@ -1,0 +1,89 @@
+"""The dataset's history: the versions table, what changed between two versions.
+
+The command line and the web app show these; notebooks use them as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sheets_bridge.store.versions import diff as diff_manifests
+from sheets_bridge.store.workspace import Workspace
+
+
+def versions_table(ws: Workspace) -> list[dict]:
+    """One dict per version: counts, changes, and the accuracy of its latest run."""
+    runs = ws.runs_by_version()
+    current = ws.current.name
+    out = []
+    for v in ws.versions():
+        meta = v.meta()
+        counts = meta.get("counts", {})
+        run = runs.get(v.name)
+        metrics = run.metrics() if run else {}
+        out.append(
+            {
+                "version": v.name,
+                "current": v.name == current,
+                "parent": meta.get("parent"),
+                "created": meta.get("created"),
+                "images": counts.get("images"),
+                "train": counts.get("splits", {}).get("train", 0),
+                "val": counts.get("splits", {}).get("val", 0),
+                "changes": meta.get("changes", 0),
+                "message": meta.get("message", ""),
+                "run": run.id if run else None,
+                "val_accuracy": metrics.get("val_accuracy"),
+                "eval": metrics.get("eval", {}),
+            }
+        )
+    return out
+
+
+def describe_versions(rows: list[dict]) -> str:
+    """The versions table as text (``*`` marks the current version)."""
+    lines = [
+        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'changes':>8} {'val acc':>8}  message"
+    ]
+    for r in rows:
+        acc = f"{r['val_accuracy']:.1%}" if r["val_accuracy"] is not None else "-"
+        mark = "* " if r["current"] else "  "
+        lines.append(
+            f"{mark}{r['version']:8} {r['images']:>7} {r['train']:>6} {r['val']:>5} "
+            f"{r['changes']:>8} {acc:>8}  {r['message']}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class VersionDiff:
+    """What changed from one version to another: one row per ``id, field, old, new``."""
+
+    old: str
+    new: str
+    table: pd.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in sorted(self.table["field"].value_counts().items())}
+
+    def describe(self) -> str:
+        head = f"{self.old} -> {self.new}: " + (
+            ", ".join(f"{v} {k}" for k, v in self.counts().items()) or "no changes"
+        )
+        body = [
+            f"  {r.field:8} {r.id}  {r.old or '-'} -> {r.new or '-'}"
+            for r in self.table.itertuples(index=False)
+        ]
+        return "\n".join([head, *body])
+
+    def to_csv(self) -> str:
+        return self.table.to_csv(index=False)
+
+
+def diff_versions(ws: Workspace, old: str, new: str | None = None) -> VersionDiff:
+    """What changed from version ``old`` to ``new`` (default: the current version)."""
+    a = ws.version(old)
+    b = ws.version(new) if new else ws.current
+    return VersionDiff(a.name, b.name, diff_manifests(a.manifest(), b.manifest()))
