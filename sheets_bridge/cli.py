@@ -390,12 +390,18 @@ def sheet_update(workspace: Path, csv_path: Path, author: str | None) -> None:
 
 @main.command()
 @click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Workspace folder  [default: sheets-bridge-demo/workspace; the data goes beside it, in data/].",
+)
+@click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    default="sheets-bridge-demo",
-    show_default=True,
-    help="Where data/ and workspace/ go.",
+    default=None,
+    hidden=True,  # older spelling: DIR/workspace and DIR/data
 )
 @click.option("--images", "n_images", default=1500, show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -405,13 +411,24 @@ def sheet_update(workspace: Path, csv_path: Path, author: str | None) -> None:
 )
 @click.option("--port", default=8000, show_default=True)
 def demo(
-    directory: Path, n_images: int, seed: int, epochs: int | None, serve: bool, port: int
+    workspace: Path | None,
+    directory: Path | None,
+    n_images: int,
+    seed: int,
+    epochs: int | None,
+    serve: bool,
+    port: int,
 ) -> None:
     """Make synthetic data, init, train, push; then serve the web app."""
     from sheets_bridge.loop.demo import run_demo
 
+    if workspace is not None and directory is not None:
+        raise click.UsageError("give -w/--workspace (or the older --dir), not both")
+    if workspace is None:
+        workspace = (directory or Path("sheets-bridge-demo")) / "workspace"
     report = run_demo(
-        directory,
+        workspace.parent,
+        workspace_dir=workspace,
         n_images=n_images,
         seed=seed,
         epochs=epochs,

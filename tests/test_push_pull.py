@@ -25,7 +25,7 @@ def test_push_writes_one_row_per_train_and_val_image_with_the_schema(workspace):
     assert table.header == workspace.schema.columns
     row = table.by_id()["train-ii-000"]
     assert row["label"] == "ii" and row["subset"] == "train"
-    assert row["image"] == '=IMAGE("http://127.0.0.1:8000/images/train-ii-000")'
+    assert row["image"] == '=IMAGE("/images/train-ii-000")'  # works on any port
     assert sorted(int(r["rank"]) for r in table.rows) == list(range(1, 37))
 
 

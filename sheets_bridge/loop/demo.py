@@ -50,19 +50,23 @@ def run_demo(
     epochs: int | None = None,
     progress: bool = True,
     on_step=None,
+    workspace_dir: Path | str | None = None,
 ) -> DemoReport:
     """Make the synthetic data, init a workspace, train, push to the local sheet.
 
-    ``root`` gets ``data/`` and ``workspace/``; an earlier demo there is replaced, anything else
-    in the way stops with an error.
+    ``root`` gets ``data/`` and the workspace (``workspace_dir``, default ``root/workspace``); an
+    earlier demo there is replaced, anything else in the way stops with an error.
     """
     from sheets_bridge.loop.demo_data import make_demo_data
 
     root = Path(root).resolve()
-    data, ws_dir = root / "data", root / "workspace"
+    data = root / "data"
+    ws_dir = Path(workspace_dir).resolve() if workspace_dir else root / "workspace"
     if ws_dir.exists():
         if not (ws_dir / CONFIG_FILE).exists():
-            raise WorkspaceError(f"{ws_dir} exists and is not a workspace; choose another --dir")
+            raise WorkspaceError(
+                f"{ws_dir} exists and is not a workspace; choose another -w/--workspace"
+            )
         shutil.rmtree(ws_dir)
     say = on_step or (lambda msg: None)
     timings: dict[str, float] = {}

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -168,8 +169,12 @@ def _image_url(ws: Workspace) -> Callable[[str], str]:
     """Image URLs for the sheet; a Google sheet's =IMAGE() cannot send the token, so each URL
     carries a signature that opens that one image only."""
     cfg = ws.config
-    if not ws.remote_sheet or cfg.image_url_template:
+    if cfg.image_url_template:
         return cfg.image_url
+    if not ws.remote_sheet:
+        # the local sheet is read through the web app itself: a path works on whatever host and
+        # port it is served (``serve --port 8001`` included)
+        return lambda image_id: "/images/" + quote(image_id, safe="")
     from sheets_bridge.core.signing import image_signature
 
     token = config_mod.ensure_token(ws.root)
