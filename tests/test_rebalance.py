@@ -148,3 +148,25 @@ def test_without_cluster_column_kmeans_runs_on_the_embeddings(ws):
 
 def test_no_run_means_no_proposals(ws):
     assert propose(ws).empty
+
+
+def test_near_duplicate_pairs_are_joined_and_never_separated_and_junk_never_moves():
+    from sheets_bridge.loop.rebalance import plan_moves as plan
+
+    rows = []
+    for k in range(40):
+        split = "val" if k < 20 and k % 4 == 0 else "train"  # cluster "1" has no val image
+        rows.append((f"a{k:02d}", f"m/a{k}.png", "i", split, "source", "", f"sha-a{k}"))
+    m = pd.DataFrame(
+        rows, columns=["id", "path", "label", "split", "origin", "parent_id", "sha256"]
+    )
+    clusters = {i: "0" if int(i[1:]) < 20 else "1" for i in m["id"]}
+    dup = {"a00": "a01", "a11": "a12", "a13": "a11"}  # a00, a12 in val; a01, a11, a13 in train
+    moves = plan(m, clusters, duplicate_of=dup, frozen={"a05", "a06", "a07", "a08", "a09"})
+    after = m.set_index("id")["split"].to_dict()
+    for r in moves.itertuples(index=False):
+        after[r.id] = r.to_split
+    assert after["a00"] == after["a01"] == "train"  # joined, in train
+    assert after["a11"] == after["a12"] == after["a13"] == "train"
+    assert not set(moves["id"]) & {"a05", "a06", "a07", "a08", "a09", "a11", "a13", "a01"}
+    assert (moves["to_split"] == "val").any()  # balancing still happens with the others

@@ -34,6 +34,8 @@ PROPOSAL_COLUMNS = ["id", "from_split", "to_split", "cluster", "label", "reason"
 #: exactly, which moves many images for no visible gain.
 TOLERANCE = 0.1
 SUGGESTIONS_FILE = "suggestions.csv"
+#: the word the scores use for an image that may not belong to any class: such rows never move
+JUNK = "junk?"
 
 
 def _kmeans_clusters(run: Run, seed: int) -> dict[str, str]:
@@ -73,28 +75,71 @@ def _order(ids: list[str], seed: int) -> list[str]:
     return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
 
 
+def duplicate_groups(pairs: Mapping[str, str]) -> dict[str, str]:
+    """Image id -> a group key, joining every ``id -> duplicate_of`` link (union-find)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs.items():
+        if a and b:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in parent}
+
+
+def _keep_together(m: pd.DataFrame, group_of: Mapping[str, str]) -> list[tuple]:
+    """Moves that put each near-duplicate group on one side: the val members go to train (a copy
+    of a training image in val only measures memory)."""
+    out = []
+    grouped = m[m["id"].isin(list(group_of))].copy()
+    grouped["group"] = [group_of[i] for i in grouped["id"]]
+    for _, g in grouped.groupby("group", sort=True):
+        if g["split"].nunique() < 2:
+            continue
+        anchor = sorted(g[g["split"] == "train"]["id"])[0]
+        for r in g[g["split"] == "val"].itertuples(index=False):
+            why = f"near-duplicate of {anchor} in train: the pair stays on one side"
+            out.append((r.id, "val", "train", r.cluster, r.label, why))
+    return out
+
+
 def plan_moves(
     manifest: pd.DataFrame,
     cluster_of: Mapping[str, str],
     *,
     tolerance: float = TOLERANCE,
     seed: int = 0,
+    duplicate_of: Mapping[str, str] | None = None,
+    frozen: set[str] | frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """The moves (pure): a frame with :data:`PROPOSAL_COLUMNS`, ordered by cluster, class, id.
 
     Only source images in train/val with a known cluster take part. Augmented images stay with
     their parents in train; a train image with augmented children is not moved to val (its copies
     would leak into training), nor is an image whose bytes also occur elsewhere in the dataset.
+    Near-duplicates (``duplicate_of``: id -> the image it nearly copies) are never separated: a
+    group split across train and val is joined in train, and no member moves for balance.
+    ``frozen`` images (flagged as junk, say) never move.
     """
     m = manifest[manifest["split"].isin(SHEET_SPLITS) & (manifest["origin"] != "augmented")]
     m = m[m["id"].isin(list(cluster_of))].copy()
     if m.empty:
         return pd.DataFrame(columns=PROPOSAL_COLUMNS)
     m["cluster"] = [str(cluster_of[i]) for i in m["id"]]
+    group_of = duplicate_groups(dict(duplicate_of or {}))
+    together = _keep_together(m[~m["id"].isin(frozen)], group_of)
+    for i, _src, dst, *_ in together:  # later balancing sees the joined pairs where they land
+        m.loc[m["id"] == i, "split"] = dst
     share = float((m["split"] == "val").mean())
     parents = set(manifest["parent_id"][manifest["parent_id"] != ""])
     dup = set(manifest["sha256"][manifest["sha256"].duplicated(keep=False)])
-    movable = ~m["sha256"].isin(dup)
+    movable = ~m["sha256"].isin(dup) & ~m["id"].isin(list(group_of)) & ~m["id"].isin(frozen)
     to_val_ok = movable & ~m["id"].isin(parents)
     out: list[tuple] = []
     for cluster, group in m.groupby("cluster", sort=True):
@@ -144,7 +189,7 @@ def plan_moves(
                 f"(target {round(100 * (1 - share))}%; class {lab}: {cur[lab]} of {len(g)} in val)"
             )
             out += [(i, src, dst, cluster, lab, why) for i in _order(pool, seed)[: abs(delta)]]
-    df = pd.DataFrame(out, columns=PROPOSAL_COLUMNS)
+    df = pd.DataFrame(together + out, columns=PROPOSAL_COLUMNS)
     return df.sort_values(["cluster", "label", "id"], kind="stable").reset_index(drop=True)
 
 
@@ -166,8 +211,40 @@ def propose(ws: Workspace, *, tolerance: float = TOLERANCE) -> pd.DataFrame:
     [{'id': 'b1d3', 'from_split': 'train', 'to_split': 'val', 'cluster': '3', 'label': 'vii',
       'reason': 'cluster 3 is 95% train (target 72%; class vii: 0 of 14 in val)'}]
     """
-    cluster_of, _ = clusters(ws)
-    return plan_moves(ws.current.manifest(), cluster_of, tolerance=tolerance, seed=ws.config.seed)
+    cluster_of, run_id = clusters(ws)
+    duplicate_of: dict[str, str] = {}
+    frozen: set[str] = set()
+    run = ws.latest_run(ws.current.name) or ws.latest_run()
+    scores = run.scores() if run is not None else None
+    if scores is not None:
+        ids = scores["id"].astype(str)
+        if "duplicate_of" in scores.columns:
+            duplicate_of = {
+                i: str(d) for i, d in zip(ids, scores["duplicate_of"], strict=True) if str(d)
+            }
+        if "issues" in scores.columns:
+            frozen = {
+                i for i, t in zip(ids, scores["issues"].astype(str), strict=True) if JUNK in t
+            }
+        if "outlier" in scores.columns:  # the rule behind "junk?", whatever words show it
+            from model.scores import JUNK_CONFIDENCE, JUNK_OUTLIER
+
+            preds = run.predictions()
+            conf = dict(zip(preds["id"].astype(str), preds["confidence"], strict=True))
+            outlier = pd.to_numeric(scores["outlier"], errors="coerce").fillna(0.0)
+            frozen |= {
+                i
+                for i, o in zip(ids, outlier, strict=True)
+                if o >= JUNK_OUTLIER and float(conf.get(i, 1.0)) < JUNK_CONFIDENCE
+            }
+    return plan_moves(
+        ws.current.manifest(),
+        cluster_of,
+        tolerance=tolerance,
+        seed=ws.config.seed,
+        duplicate_of=duplicate_of,
+        frozen=frozen,
+    )
 
 
 def write_suggestions(ws: Workspace, proposals: pd.DataFrame) -> Path:
