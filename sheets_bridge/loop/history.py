@@ -36,6 +36,9 @@ def versions_table(ws: Workspace) -> list[dict]:
                 "message": meta.get("message", ""),
                 "run": run.id if run else None,
                 "val_accuracy": metrics.get("val_accuracy"),
+                # the same images in every version (see loop.steps.fixed_eval_set)
+                "fixed_val_accuracy": metrics.get("eval", {}).get("fixed_val"),
+                "label_book_accuracy": metrics.get("eval", {}).get("label_book"),
                 "eval": metrics.get("eval", {}),
             }
         )
@@ -44,16 +47,25 @@ def versions_table(ws: Workspace) -> list[dict]:
 
 def describe_versions(rows: list[dict]) -> str:
     """The versions table as text (``*`` marks the current version)."""
+
+    def pct(value: float | None) -> str:
+        return f"{value:.1%}" if value is not None else "-"
+
     lines = [
-        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'changes':>8} {'val acc':>8}  message"
+        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'changes':>8} {'val acc':>8} "
+        f"{'fixed':>7} {'book':>7}  message"
     ]
     for r in rows:
-        acc = f"{r['val_accuracy']:.1%}" if r["val_accuracy"] is not None else "-"
         mark = "* " if r["current"] else "  "
         lines.append(
             f"{mark}{r['version']:8} {r['images']:>7} {r['train']:>6} {r['val']:>5} "
-            f"{r['changes']:>8} {acc:>8}  {r['message']}"
+            f"{r['changes']:>8} {pct(r['val_accuracy']):>8} {pct(r.get('fixed_val_accuracy')):>7} "
+            f"{pct(r.get('label_book_accuracy')):>7}  {r['message']}"
         )
+    lines.append(
+        "(val acc: this version's val set; fixed: the first version's val images still in val, "
+        "the same yardstick for every version; book: the label book)"
+    )
     return "\n".join(lines)
 
 

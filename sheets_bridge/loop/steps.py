@@ -75,6 +75,28 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
 
 
 # -- train -------------------------------------------------------------------------------------
+#: name of the evaluation set that stays the same across versions (see :func:`fixed_eval_set`)
+FIXED_EVAL = "fixed_val"
+
+
+def fixed_eval_set(ws: Workspace, version) -> pd.DataFrame:
+    """The first version's validation images that are still in ``version``'s val, with their
+    labels in ``version`` (``path, label``): accuracy on it compares versions whose val sets
+    differ. Removed images and images moved to train (the model trains on those) drop out; the
+    label book, when there is one, is reported beside it as the other fixed yardstick.
+    """
+    first = version
+    while first.meta().get("parent"):
+        first = ws.version(first.meta()["parent"])
+    root_val = first.manifest()
+    root_val = set(root_val["id"][root_val["split"] == "val"])
+    m = version.manifest()
+    keep = m[m["id"].isin(root_val) & (m["split"] == "val")]
+    return pd.DataFrame(
+        {"path": [str(ws.root / p) for p in keep["path"]], "label": list(keep["label"])}
+    )
+
+
 def _eval_set(folder: Path) -> pd.DataFrame:
     """A labelled folder ``<root>/<label>/<image>`` (or ``<root>/<split>/<label>/<image>``)."""
     from sheets_bridge.store.dataset import IMAGE_SUFFIXES
@@ -106,7 +128,10 @@ def train(
     version = ws.current
     manifest = version.manifest()
     manifest["path"] = [str(ws.root / p) for p in manifest["path"]]
-    eval_sets = {Path(eval_dir).name: _eval_set(Path(eval_dir))} if eval_dir else None
+    eval_sets = {Path(eval_dir).name: _eval_set(Path(eval_dir))} if eval_dir else {}
+    fixed = fixed_eval_set(ws, version)
+    if len(fixed):
+        eval_sets[FIXED_EVAL] = fixed
     run = ws.new_run(version, preset, cfg.seed)
     try:
         metrics = run_training(
@@ -118,7 +143,7 @@ def train(
             seed=cfg.seed,
             epochs=epochs or cfg.epochs or None,
             cache_dir=ws.media_dir / "cache",
-            eval_sets=eval_sets,
+            eval_sets=eval_sets or None,
             progress=progress,
             on_progress=on_progress,
         )
