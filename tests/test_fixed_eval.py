@@ -21,11 +21,10 @@ def test_the_fixed_set_drops_removed_and_moved_images_and_follows_relabels(works
     fixed = fixed_eval_set(ws, ws.current)
     first = fixed_eval_set(ws, ws.version("v0001"))
     assert len(first) == len(val) and len(fixed) == len(val) - 2
-    names = {
-        p.rsplit("/", 1)[-1].split(".")[0]: lab for p, lab in zip(fixed["path"], fixed["label"])
-    }
-    assert removed not in str(list(fixed["path"])) and moved not in str(list(fixed["path"]))
-    assert any(lab == other for lab in names.values())
+    id_of = {str(ws.root / p): i for i, p in zip(m["id"], m["path"], strict=True)}
+    labels = {id_of[p]: lab for p, lab in zip(fixed["path"], fixed["label"], strict=True)}
+    assert removed not in labels and moved not in labels
+    assert labels[relabelled] == other
 
 
 def test_every_run_reports_the_fixed_set_and_the_versions_table_shows_it(workspace):
