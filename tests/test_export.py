@@ -71,5 +71,5 @@ def test_the_command_refuses_a_folder_that_is_not_empty(workspace, tmp_path):
         main,
         ["export", "-w", str(workspace.root), "v0001", str(tmp_path / "full"), "--format", "csv"],
     )
-    assert result.exit_code == 1 and "not an empty folder" in result.output
+    assert result.exit_code == 1 and "is not empty" in result.output
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]

@@ -98,7 +98,7 @@ def export(ws: Workspace, version: str, directory: Path, *, format: str = "folde
     v = ws.version(version)
     out = Path(directory)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise WorkspaceError(f"{out} is not an empty folder; choose a new folder")
+        raise WorkspaceError(f"{out} is not empty; choose a new folder")
     manifest = v.manifest()
     rows = []
     for r in manifest.itertuples(index=False):
