@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheets_bridge import apps_script
+from sheets_bridge.loop import apps_script
 from sheets_bridge.cli import main
 from sheets_bridge.core.errors import ConfigError
 
@@ -78,7 +78,7 @@ def test_a_build_carries_exactly_the_script_files_from_apps_script(tmp_path):
         [
             sys.executable,
             "-c",
-            "import json, sheets_bridge.apps_script as a;"
+            "import json, sheets_bridge.loop.apps_script as a;"
             "print(json.dumps({'file': a.__file__, 'files': a.render('https://b.example.org')}))",
         ],
         cwd=tmp_path,
