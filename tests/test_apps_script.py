@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheets_bridge.loop import apps_script
 from sheets_bridge.cli import main
 from sheets_bridge.core.errors import ConfigError
+from sheets_bridge.loop import apps_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "apps_script"
