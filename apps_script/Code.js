@@ -3,10 +3,13 @@
  *
  * The menu asks the bridge (`sheets-bridge serve`, reachable over HTTPS) to retrain the model,
  * refresh the predictions in this sheet (push) or apply the reviewers' decisions (pull), and shows
- * the job's progress with toasts. It also sorts the rows for review and links to the UMAP view.
+ * the job's progress in a sidebar (Sidebar.html) that follows it until it ends. It also opens a
+ * review order of one's own (a filter view sorted by rank) and links to the UMAP view.
  *
- * The bridge URL and API token are kept in script properties (Data-centric AI > Settings), never
- * in this file. Every failure ends as a message in the sheet, never as a script error.
+ * The bridge URL is a script property (shared by everyone who uses this spreadsheet); each person's
+ * API token is a user property, which only that person's runs of the script can read, and it is
+ * never shown again once entered. Every failure ends as a message in the sheet, never as a script
+ * error.
  */
 
 /** Filled in by `sheets-bridge apps-script --url URL`; Settings overrides it. */
@@ -15,15 +18,18 @@ const DEFAULT_BRIDGE_URL = "https://YOUR-BRIDGE-HOST";
 const MENU_NAME = "Data-centric AI";
 const URL_PROPERTY = "BRIDGE_URL";
 const TOKEN_PROPERTY = "BRIDGE_TOKEN";
+/** A user property per sheet: the id of that person's review-order filter view. */
+const FILTER_VIEW_PROPERTY_PREFIX = "REVIEW_FILTER_VIEW_";
 /** Marks the unfilled template URL, so the menu can say "open Settings" instead of failing. */
 const PLACEHOLDER_HOST = "YOUR-BRIDGE-HOST";
 /** The review-order column written by a push (1 = look first). */
 const RANK_COLUMN = "rank";
-/** Seconds between two job-status requests: frequent enough for a progress toast. */
+/**
+ * Seconds between two job-status requests from the sidebar. Each request is its own short script
+ * run, so a job is followed for as long as it takes (Apps Script's 6-minute limit is per run).
+ */
 const POLL_SECONDS = 3;
-/** Stop waiting well before Apps Script's 6-minute execution limit; the job goes on regardless. */
-const MAX_WAIT_SECONDS = 300;
-/** Consecutive failed status requests tolerated while waiting (a tunnel may hiccup). */
+/** Consecutive failed status requests tolerated by the sidebar (a tunnel may hiccup). */
 const MAX_POLL_FAILURES = 3;
 
 /**
@@ -46,6 +52,27 @@ const MAX_POLL_FAILURES = 3;
  * @typedef {Object} Settings
  * @property {string} url base URL without a trailing slash
  * @property {string} token
+ */
+
+/**
+ * A job as the sidebar shows it: the bridge's fields plus the words for its state.
+ * @typedef {Object} JobView
+ * @property {string} id
+ * @property {string} kind
+ * @property {string} state
+ * @property {string} step
+ * @property {number} progress 0..1
+ * @property {string} message
+ * @property {string} error
+ * @property {string} summary e.g. "running, train, 45%"
+ * @property {boolean} ended done or failed
+ */
+
+/**
+ * What the sidebar's poll gets back: the job, or the reason it could not be read this time.
+ * @typedef {Object} PollAnswer
+ * @property {?JobView} job
+ * @property {?string} problem
  */
 
 /** A failure the user can act on; its message is shown as it is. */
@@ -72,6 +99,7 @@ function onOpen(_event) {
     .addItem("Open UMAP view", "openUmapView")
     .addSeparator()
     .addItem("Settings", "openSettings")
+    .addItem("Forget my API token", "forgetToken")
     .addToUi();
 }
 
@@ -90,23 +118,41 @@ function applyOverrides() {
   runJob_("pull", "Apply overrides");
 }
 
-/** Menu: sort the data rows by the `rank` column, header row kept in place. */
+/**
+ * Menu: open the caller's own review order, a filter view sorted by the `rank` column.
+ *
+ * Sorting the sheet itself would move the rows under everybody who is reviewing; a filter view
+ * sorts only for whoever opens it. Each person gets one (its id is a user property) and it is
+ * brought up to date (the rank column may have moved) every time they ask.
+ */
 function sortByDisagreement() {
   const title = "Sort by disagreement";
   guard_(title, function () {
     const spreadsheet = SpreadsheetApp.getActiveSpreadsheet();
     const sheet = findRankedSheet_(spreadsheet);
     const lastRow = sheet.getLastRow();
-    const lastColumn = sheet.getLastColumn();
-    const header = sheet.getRange(1, 1, 1, lastColumn).getValues()[0];
+    const header = sheet.getRange(1, 1, 1, sheet.getLastColumn()).getValues()[0];
     const rankColumn = columnNumber_(header, RANK_COLUMN);
     if (lastRow < 3) {
       toast_("Nothing to sort: the sheet has " + Math.max(lastRow - 1, 0) + " data row(s).", title);
       return;
     }
-    // Rows 2..lastRow only: the header stays on top whatever the frozen-row setting is.
-    sheet.getRange(2, 1, lastRow - 1, lastColumn).sort({ column: rankColumn, ascending: true });
-    toast_("Sorted " + (lastRow - 1) + " rows by rank: row 2 is the one to review first.", title);
+    const viewId = saveReviewFilterView_(spreadsheet.getId(), sheet.getSheetId(), rankColumn);
+    const link = spreadsheet.getUrl() + "#gid=" + sheet.getSheetId() + "&fvid=" + viewId;
+    const html = HtmlService.createHtmlOutput(
+      '<p style="font-family:sans-serif"><a href="' +
+        escapeHtml_(link) +
+        '" target="_top">Open my review order</a>: ' +
+        (lastRow - 1) +
+        " rows sorted by rank, the one to review first on top.</p>" +
+        '<p style="font-family:sans-serif;color:#555">It is your own filter view: nobody else\'s rows move. ' +
+        "Come back to it any time from Data &gt; Filter views (" +
+        escapeHtml_(reviewViewTitle_()) +
+        "), or leave it with the view's close button.</p>",
+    )
+      .setWidth(460)
+      .setHeight(160);
+    SpreadsheetApp.getUi().showModalDialog(html, "Review order");
   });
 }
 
@@ -139,18 +185,22 @@ function openUmapView() {
   });
 }
 
-/** Menu: ask for the bridge URL and API token; store them as script properties. */
+/**
+ * Menu: ask for the bridge URL (shared, a script property) and the caller's API token (theirs
+ * alone, a user property). The token is never shown again: the prompt only says whether one is set.
+ */
 function openSettings() {
   const title = "Settings";
   guard_(title, function () {
     const ui = SpreadsheetApp.getUi();
-    const properties = PropertiesService.getScriptProperties();
-    const currentUrl = properties.getProperty(URL_PROPERTY) || DEFAULT_BRIDGE_URL;
-    const hasToken = Boolean(properties.getProperty(TOKEN_PROPERTY));
+    const shared = PropertiesService.getScriptProperties();
+    const mine = PropertiesService.getUserProperties();
+    const currentUrl = shared.getProperty(URL_PROPERTY) || DEFAULT_BRIDGE_URL;
+    const hasToken = Boolean(mine.getProperty(TOKEN_PROPERTY));
 
     const urlAnswer = ui.prompt(
       MENU_NAME + " settings",
-      "Bridge URL (HTTPS). Now: " + currentUrl + "\nLeave empty to keep it.",
+      "Bridge URL (HTTPS), the same for everyone. Now: " + currentUrl + "\nLeave empty to keep it.",
       ui.ButtonSet.OK_CANCEL,
     );
     if (urlAnswer.getSelectedButton() !== ui.Button.OK) {
@@ -161,8 +211,9 @@ function openSettings() {
 
     const tokenAnswer = ui.prompt(
       MENU_NAME + " settings",
-      "API token: the `token` in the bridge's sheets-bridge.toml (or SHEETS_BRIDGE_TOKEN). " +
-        (hasToken ? "A token is set; leave empty to keep it." : "No token is set yet."),
+      "Your API token: the `token` in the bridge's sheets-bridge.toml (or SHEETS_BRIDGE_TOKEN). " +
+        "It is kept for you alone and never shown again. " +
+        (hasToken ? "You have one set: type a new one to replace it, or leave empty to keep it." : "You have none set yet."),
       ui.ButtonSet.OK_CANCEL,
     );
     if (tokenAnswer.getSelectedButton() !== ui.Button.OK) {
@@ -170,9 +221,16 @@ function openSettings() {
     }
     const token = tokenAnswer.getResponseText().trim();
 
-    properties.setProperty(URL_PROPERTY, url);
+    if (typedUrl) {
+      shared.setProperty(URL_PROPERTY, url);
+    }
     if (token) {
-      properties.setProperty(TOKEN_PROPERTY, token);
+      mine.setProperty(TOKEN_PROPERTY, token);
+    }
+    // Earlier versions of this menu kept one token in script properties, which every editor can
+    // read; once someone has a token of their own, the shared one goes.
+    if (mine.getProperty(TOKEN_PROPERTY) && shared.getProperty(TOKEN_PROPERTY) !== null) {
+      shared.deleteProperty(TOKEN_PROPERTY);
     }
     // Check the new settings at once, so a wrong URL or token shows up here, not mid-review.
     const status = callBridge_(readSettings_(), "get", "/api/status");
@@ -187,11 +245,25 @@ function openSettings() {
   });
 }
 
+/** Menu: delete the caller's API token; nobody else's is touched. */
+function forgetToken() {
+  const title = "Forget my API token";
+  guard_(title, function () {
+    const mine = PropertiesService.getUserProperties();
+    if (mine.getProperty(TOKEN_PROPERTY) === null) {
+      toast_("You have no API token set; nothing to forget.", title);
+      return;
+    }
+    mine.deleteProperty(TOKEN_PROPERTY);
+    toast_("Your API token is forgotten. " + MENU_NAME + " > Settings takes a new one.", title);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
 /**
- * Start a job on the bridge and follow it with toasts until it ends (or until we stop waiting).
+ * Start a job on the bridge and open a sidebar that follows it until it ends.
  * @param {string} kind "retrain", "push" or "pull"
  * @param {string} title what the menu item is called, shown on every message
  */
@@ -203,66 +275,68 @@ function runJob_(kind, title) {
     if (!job) {
       throw new BridgeFailure("The bridge accepted the request but named no job: " + preview_(JSON.stringify(started)));
     }
-    toast_("Started job " + job.id + ".", title);
-    const last = waitForJob_(settings, job, title);
-    if (last.state === "done") {
-      toast_("Done. " + (last.message || ""), title, 10);
-    } else if (last.state === "failed") {
-      alert_(title, "Job " + last.id + " failed: " + (last.error || last.message || "no reason given") + ".");
-    } else {
-      alert_(
-        title,
-        "Job " +
-          last.id +
-          " is still " +
-          describeProgress_(last) +
-          " on the bridge after " +
-          Math.round(MAX_WAIT_SECONDS / 60) +
-          " minutes. It goes on without this dialog; the sheet changes when it ends.",
-      );
-    }
+    toast_("Started job " + job.id + ". The sidebar follows it.", title);
+    showJobSidebar_(job, title);
   });
 }
 
 /**
- * Poll the job's status until it is done or failed, toasting each change of step or progress.
- * @param {Settings} settings
- * @param {Job} job the job as the start request returned it
+ * The sidebar (Sidebar.html) that polls the job through pollJob until it ends.
+ * @param {Job} job
  * @param {string} title
- * @returns {Job} the last state seen
  */
-function waitForJob_(settings, job, title) {
-  const deadline = Date.now() + MAX_WAIT_SECONDS * 1000;
-  let current = job;
-  let shown = "";
-  let failures = 0;
-  while (current.state !== "done" && current.state !== "failed") {
-    if (Date.now() >= deadline) {
-      return current;
+function showJobSidebar_(job, title) {
+  const template = HtmlService.createTemplateFromFile("Sidebar");
+  // Printed into a <script> as it is: escape "<" so no text of the job can end that script.
+  template["start"] = JSON.stringify({
+    job: jobView_(job),
+    title: title,
+    pollMs: POLL_SECONDS * 1000,
+    maxFailures: MAX_POLL_FAILURES,
+  }).replace(/</g, "\\u003c");
+  const html = template.evaluate().setTitle(MENU_NAME + ": " + title);
+  SpreadsheetApp.getUi().showSidebar(html);
+}
+
+/**
+ * Called by the sidebar (google.script.run): the job's state now, read with the caller's token.
+ * Failures come back as a `problem` the sidebar shows, never as a script error.
+ * @param {string} jobId
+ * @returns {PollAnswer}
+ */
+function pollJob(jobId) {
+  try {
+    if (typeof jobId !== "string" || !/^[A-Za-z0-9_.-]{1,100}$/.test(jobId)) {
+      throw new BridgeFailure("Not a job id: " + preview_(String(jobId)) + ".");
     }
-    const progress = describeProgress_(current);
-    if (progress !== shown) {
-      toast_("Job " + current.id + ": " + progress, title, POLL_SECONDS * 2);
-      shown = progress;
+    const answer = callBridge_(readSettings_(), "get", "/api/jobs/" + encodeURIComponent(jobId));
+    const job = asJob_(answer["job"]);
+    if (!job) {
+      throw new BridgeFailure("The bridge's answer names no job: " + preview_(JSON.stringify(answer)));
     }
-    Utilities.sleep(POLL_SECONDS * 1000);
-    try {
-      const polled = asJob_(callBridge_(settings, "get", "/api/jobs/" + encodeURIComponent(current.id))["job"]);
-      if (!polled) {
-        throw new BridgeFailure("the bridge's answer names no job");
-      }
-      current = polled;
-      failures = 0;
-    } catch (e) {
-      failures += 1;
-      if (failures >= MAX_POLL_FAILURES) {
-        throw new BridgeFailure(
-          "Lost track of job " + current.id + " (it may still be running on the bridge): " + errorText_(e),
-        );
-      }
-    }
+    return { job: jobView_(job), problem: null };
+  } catch (e) {
+    return { job: null, problem: e instanceof BridgeFailure ? e.message : "Unexpected error: " + errorText_(e) };
   }
-  return current;
+}
+
+/**
+ * The fields of a job that the sidebar shows, as plain values.
+ * @param {Job} job
+ * @returns {JobView}
+ */
+function jobView_(job) {
+  return {
+    id: job.id,
+    kind: String(job.kind || ""),
+    state: job.state,
+    step: String(job.step || ""),
+    progress: typeof job.progress === "number" && isFinite(job.progress) ? job.progress : 0,
+    message: String(job.message || ""),
+    error: String(job.error || ""),
+    summary: describeProgress_(job),
+    ended: job.state === "done" || job.state === "failed",
+  };
 }
 
 /**
@@ -297,19 +371,21 @@ function describeProgress_(job) {
 // The bridge's JSON API
 
 /**
- * The bridge URL and token from script properties; a clear failure when either is missing.
+ * The bridge URL (script property) and the caller's token (user property); a clear failure when
+ * either is missing.
  * @returns {Settings}
  */
 function readSettings_() {
-  const properties = PropertiesService.getScriptProperties();
-  const url = (properties.getProperty(URL_PROPERTY) || DEFAULT_BRIDGE_URL).replace(/\/+$/, "");
-  const token = properties.getProperty(TOKEN_PROPERTY) || "";
+  const url = (PropertiesService.getScriptProperties().getProperty(URL_PROPERTY) || DEFAULT_BRIDGE_URL).replace(/\/+$/, "");
+  const token = PropertiesService.getUserProperties().getProperty(TOKEN_PROPERTY) || "";
   if (url.indexOf(PLACEHOLDER_HOST) !== -1) {
     throw new BridgeFailure("No bridge URL yet. Open " + MENU_NAME + " > Settings and enter it.");
   }
   if (!token) {
     throw new BridgeFailure(
-      "No API token yet. Open " + MENU_NAME + " > Settings and paste the `token` from the bridge's sheets-bridge.toml.",
+      "You have no API token set. Open " +
+        MENU_NAME +
+        " > Settings and paste the `token` from the bridge's sheets-bridge.toml.",
     );
   }
   return { url: url, token: token };
@@ -425,6 +501,112 @@ function findRankedSheet_(spreadsheet) {
   throw new BridgeFailure(
     "No sheet has a `" + RANK_COLUMN + "` column in its header row. Run " + MENU_NAME + " > Refresh predictions first.",
   );
+}
+
+/**
+ * Create or update the caller's review-order filter view on a sheet; returns its id.
+ * @param {string} spreadsheetId
+ * @param {number} sheetId
+ * @param {number} rankColumn 1-based
+ * @returns {number}
+ */
+function saveReviewFilterView_(spreadsheetId, sheetId, rankColumn) {
+  const api = sheetsApi_();
+  const mine = PropertiesService.getUserProperties();
+  const key = FILTER_VIEW_PROPERTY_PREFIX + sheetId;
+  const stored = Number(mine.getProperty(key));
+  /** @type {GoogleAppsScript.Sheets.Schema.FilterView} */
+  const view = {
+    title: reviewViewTitle_(),
+    // The whole sheet: its first row is the header, and rows added by a later push are included.
+    range: { sheetId: sheetId },
+    sortSpecs: [{ dimensionIndex: rankColumn - 1, sortOrder: "ASCENDING" }],
+  };
+  if (Number.isInteger(stored) && stored > 0 && filterViewExists_(api, spreadsheetId, sheetId, stored)) {
+    view.filterViewId = stored;
+    sheetsBatchUpdate_(api, spreadsheetId, [{ updateFilterView: { filter: view, fields: "title,range,sortSpecs" } }]);
+    return stored;
+  }
+  const reply = sheetsBatchUpdate_(api, spreadsheetId, [{ addFilterView: { filter: view } }]);
+  const replies = reply.replies || [];
+  const added = replies.length ? replies[0].addFilterView : undefined;
+  const id = added && added.filter ? added.filter.filterViewId : undefined;
+  if (typeof id !== "number") {
+    throw new BridgeFailure("Google Sheets made the filter view but did not say its id; try again.");
+  }
+  mine.setProperty(key, String(id));
+  return id;
+}
+
+/**
+ * One spreadsheets.batchUpdate; a refusal (a viewer may not save filter views) says what it needs.
+ * @param {GoogleAppsScript.Sheets} api
+ * @param {string} spreadsheetId
+ * @param {Array<GoogleAppsScript.Sheets.Schema.Request>} requests
+ * @returns {GoogleAppsScript.Sheets.Schema.BatchUpdateSpreadsheetResponse}
+ */
+function sheetsBatchUpdate_(api, spreadsheetId, requests) {
+  try {
+    return api.Spreadsheets.batchUpdate({ requests: requests }, spreadsheetId);
+  } catch (e) {
+    throw new BridgeFailure(
+      "Google Sheets refused to save your review order (" +
+        errorText_(e) +
+        "). A filter view needs edit access to this spreadsheet.",
+    );
+  }
+}
+
+/**
+ * Whether a filter view still exists on the sheet (someone may have deleted it).
+ * @param {GoogleAppsScript.Sheets} api
+ * @param {string} spreadsheetId
+ * @param {number} sheetId
+ * @param {number} viewId
+ * @returns {boolean}
+ */
+function filterViewExists_(api, spreadsheetId, sheetId, viewId) {
+  const found = api.Spreadsheets.get(spreadsheetId, {
+    fields: "sheets(properties(sheetId),filterViews(filterViewId))",
+  });
+  return (found.sheets || []).some(function (sheet) {
+    const properties = sheet.properties;
+    return (
+      properties !== undefined &&
+      properties.sheetId === sheetId &&
+      (sheet.filterViews || []).some(function (view) {
+        return view.filterViewId === viewId;
+      })
+    );
+  });
+}
+
+/**
+ * The Sheets advanced service (filter views have no SpreadsheetApp API), or what to do without it.
+ * @returns {GoogleAppsScript.Sheets}
+ */
+function sheetsApi_() {
+  if (typeof Sheets === "undefined" || !Sheets) {
+    throw new BridgeFailure(
+      "The Google Sheets API service is not on in this script. Install the appsscript.json that " +
+        "`sheets-bridge apps-script` writes (it turns it on), or add it under Services in the editor.",
+    );
+  }
+  return Sheets;
+}
+
+/**
+ * The filter view's title: whose review order it is, as Data > Filter views lists it.
+ * @returns {string}
+ */
+function reviewViewTitle_() {
+  let email = "";
+  try {
+    email = Session.getActiveUser().getEmail();
+  } catch (e) {
+    email = ""; // some accounts do not reveal it; the view is still the caller's
+  }
+  return "Review order" + (email ? " (" + email + ")" : "");
 }
 
 /**

@@ -507,5 +507,76 @@ def apps_script(workspace: Path, url: str | None, out: Path | None) -> None:
         click.echo(text)
 
 
+@main.group()
+def google() -> None:
+    """Work in a Google spreadsheet instead of the local sheet."""
+
+
+@google.command("setup")
+@workspace_option
+@click.option(
+    "--spreadsheet", default=None, help="The spreadsheet's URL or id [default: the workspace's]."
+)
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Service-account key (JSON) [default: the workspace's, else GOOGLE_APPLICATION_CREDENTIALS].",
+)
+@click.option(
+    "--worksheet", default=None, help="Worksheet title [default: the workspace's, images]."
+)
+@click.option(
+    "--url",
+    "bridge_url",
+    default=None,
+    help="The bridge's public HTTPS URL for the menu [default: public_url when it is HTTPS].",
+)
+@click.option(
+    "--clasp/--no-clasp",
+    "use_clasp",
+    default=None,
+    help="Install the menu with clasp [default: when clasp is on the PATH].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the menu script [default: <workspace>/apps-script].",
+)
+def google_setup(
+    workspace: Path,
+    spreadsheet: str | None,
+    credentials: Path | None,
+    worksheet: str | None,
+    bridge_url: str | None,
+    use_clasp: bool | None,
+    out: Path | None,
+) -> None:
+    """Check the credentials, open the spreadsheet, write the settings, push, and print (or
+    install with clasp) the sheet's menu script."""
+    from sheets_bridge.loop import apps_script as gas
+    from sheets_bridge.loop.google_setup import PASTE_STEPS, setup
+
+    report = setup(
+        workspace,
+        spreadsheet=spreadsheet,
+        credentials=credentials,
+        worksheet=worksheet,
+        bridge_url=bridge_url,
+        use_clasp=use_clasp,
+        script_dir=out,
+        on_step=lambda line: click.echo(f"ok  {line}"),
+    )
+    if not report.installed:
+        for name, text in gas.render(report.bridge_url).items():
+            click.echo(f"// ===== {name} =====")
+            click.echo(text)
+        click.echo(PASTE_STEPS.format(folder=report.script_dir))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"open the sheet: {report.sheet_url}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

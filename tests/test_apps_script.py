@@ -3,47 +3,111 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tomllib
+from importlib.resources import files as package_files
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sheets_bridge import apps_script
 from sheets_bridge.cli import main
 from sheets_bridge.core.errors import ConfigError
+from sheets_bridge.loop import apps_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "apps_script"
-PACKAGED = ROOT / "sheets_bridge" / "apps_script_files"
 URL = "https://bridge.example.org"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", apps_script.FILES)
-def test_the_package_carries_a_byte_identical_copy_of_the_script(name):
-    assert (PACKAGED / name).read_bytes() == (SOURCE / name).read_bytes(), (
-        f"sheets_bridge/apps_script_files/{name} differs from apps_script/{name}: after editing the "
-        "script, run `cp apps_script/Code.js apps_script/appsscript.json sheets_bridge/apps_script_files/`"
+def _package_folders() -> set[str]:
+    """Every folder under sheets_bridge/ and model/ that Python could import, data folders too."""
+    found = set()
+    for top in ("sheets_bridge", "model"):
+        for folder in [ROOT / top, *(ROOT / top).rglob("*")]:
+            if folder.is_dir() and folder.name.isidentifier() and folder.name != "__pycache__":
+                found.add(".".join(folder.relative_to(ROOT).parts))
+    return found
+
+
+def test_pyproject_lists_every_package_folder_and_maps_the_script_folder_in():
+    packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    assert packages - {"sheets_bridge.apps_script_files"} == _package_folders(), (
+        "pyproject.toml's [tool.setuptools] packages must name every folder of sheets_bridge/ "
+        "and model/ (a folder left out is left out of the wheel)"
     )
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    assert mapping == {"sheets_bridge.apps_script_files": "apps_script"}
+    assert not (ROOT / "sheets_bridge" / "apps_script_files").exists(), "no copy of the script"
 
 
-def test_the_packaged_folder_holds_only_the_script_files():
-    assert sorted(p.name for p in PACKAGED.iterdir()) == sorted(apps_script.FILES)
+def test_a_build_carries_exactly_the_script_files_from_apps_script(tmp_path):
+    # What setuptools puts into the wheel (build_py is the wheel's pure-Python part), built offline
+    # from a copy of the project; node_modules is left behind as a checkout without `npm ci` has none.
+    project = tmp_path / "project"
+    ignore = shutil.ignore_patterns("node_modules", "__pycache__", "*.egg-info")
+    for name in ("sheets_bridge", "model", "apps_script"):
+        shutil.copytree(ROOT / name, project / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    build = tmp_path / "build"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, setuptools; setuptools.setup()",
+            "-q",
+            "build_py",
+            "--build-lib",
+            str(build),
+        ],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    shipped = build / "sheets_bridge" / "apps_script_files"
+    assert sorted(p.name for p in shipped.iterdir()) == sorted([*apps_script.FILES, "__init__.py"])
+    for name in apps_script.FILES:
+        assert (shipped / name).read_bytes() == (SOURCE / name).read_bytes()
+    # Rendering works from the built package alone (no checkout next to it).
+    rendered = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sheets_bridge.loop.apps_script as a;"
+            "print(json.dumps({'file': a.__file__, 'files': a.render('https://b.example.org')}))",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(build)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    answer = json.loads(rendered.stdout)
+    assert answer["file"].startswith(str(build))
+    assert list(answer["files"]) == list(apps_script.FILES)
+    assert 'const DEFAULT_BRIDGE_URL = "https://b.example.org";' in answer["files"]["Code.js"]
 
 
-def test_pyproject_ships_the_script_files_in_the_wheel():
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["sheets_bridge"]
-    assert "apps_script_files/*" in patterns
+def test_this_checkouts_install_reads_the_script_from_apps_script_itself():
+    import sheets_bridge
+
+    if not Path(sheets_bridge.__file__).resolve().is_relative_to(ROOT):
+        pytest.skip("sheets_bridge is installed from a wheel, not this checkout")
+    # An editable install maps the package onto the source folder: an edit shows at once.
+    assert Path(str(package_files("sheets_bridge.apps_script_files"))).resolve() == SOURCE
 
 
 def test_render_fills_the_url_into_the_script_and_the_fetch_allow_list():
-    files = apps_script.render(URL)
-    assert list(files) == list(apps_script.FILES)
-    assert 'const DEFAULT_BRIDGE_URL = "https://bridge.example.org";' in files["Code.js"]
-    manifest = json.loads(files["appsscript.json"])
+    rendered = apps_script.render(URL)
+    assert list(rendered) == list(apps_script.FILES)
+    assert 'const DEFAULT_BRIDGE_URL = "https://bridge.example.org";' in rendered["Code.js"]
+    assert rendered["Sidebar.html"] == (SOURCE / "Sidebar.html").read_text(encoding="utf-8")
+    manifest = json.loads(rendered["appsscript.json"])
     assert manifest["urlFetchWhitelist"] == ["https://bridge.example.org/"]
 
 

@@ -56,6 +56,8 @@ class Session:
     exchanges: list[Exchange] = field(default_factory=list)
     calls: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
+    user_properties: dict[str, str] = field(default_factory=dict)
+    sidebar: dict[str, Any] | None = None  # the job sidebar's page after it stopped polling
     error: str | None = None
 
     @property
@@ -84,13 +86,18 @@ def replay(client, url: str, params: dict[str, Any]) -> tuple[Exchange, str]:
     return Exchange(method, parts.path, headers, body, response.status_code, answer), text
 
 
-def run_menu(app, action: str, *, properties=None, prompts=None) -> Session:
-    """Run one menu action of the rendered Code.js with the app as its bridge."""
+def run_menu(app, action: str, *, properties=None, user_properties=None, prompts=None) -> Session:
+    """Run one menu action of the rendered Code.js with the app as its bridge.
+
+    A job's sidebar runs too (its polls go through the script's pollJob to the app) until it
+    stops polling.
+    """
     client = app.test_client()
     setup = {
         "action": action,
         "code": render(BASE)["Code.js"],
-        "properties": {"BRIDGE_TOKEN": TOKEN} if properties is None else properties,
+        "properties": properties or {},
+        "userProperties": {"BRIDGE_TOKEN": TOKEN} if user_properties is None else user_properties,
         "prompts": prompts or [],
     }
     proc = subprocess.Popen(
@@ -113,6 +120,8 @@ def run_menu(app, action: str, *, properties=None, prompts=None) -> Session:
             if message["type"] == "done":
                 session.calls = message["calls"]
                 session.properties = message["properties"]
+                session.user_properties = message["userProperties"]
+                session.sidebar = message["sidebar"]
                 session.error = message["error"]
                 break
             exchange, text = replay(client, message["url"], message["params"])
@@ -158,9 +167,11 @@ def check_job_conversation(session: Session, kind: str) -> str:
     return job_id
 
 
-def test_push_from_the_menu_is_accepted_and_followed_until_the_app_says_done(app, workspace):
+def test_push_from_the_menu_is_accepted_and_followed_in_the_sidebar_until_the_app_says_done(
+    app, workspace
+):
     # Someone else holds the sheet's write lock for a moment, so the push job is still running
-    # when Code.js polls: the app's running-job answers are parsed too, not only the final one.
+    # when the sidebar polls: the app's running-job answers are parsed too, not only the final one.
     workspace.sheet()  # creates the SQLite file
     other_writer = sqlite3.connect(
         workspace.sheet_path, check_same_thread=False, isolation_level=None
@@ -181,9 +192,11 @@ def test_push_from_the_menu_is_accepted_and_followed_until_the_app_says_done(app
     ]
     assert running, "no poll saw the job running"
     progress = f"running, {running[0]['step']}, {math.floor(running[0]['progress'] * 100 + 0.5)}%"
-    assert f"Job {job_id}: {progress}" in session.toasts
-    assert session.toasts[0] == f"Started job {job_id}."
-    assert session.toasts[-1] == f"Done. {job['message']}"
+    assert progress in session.sidebar["shown"]
+    assert session.toasts == [f"Started job {job_id}. The sidebar follows it."]
+    assert session.sidebar["state"] == f"Done. {job['message']}"
+    assert session.sidebar["problem"] == "" and session.sidebar["bar"] == 1
+    assert session.sidebar["polls"] == len(session.exchanges) - 1
     assert session.alerts == []
     assert len(workspace.sheet().read().rows) == 36  # the push really ran
 
@@ -193,7 +206,7 @@ def test_pull_from_the_menu_is_accepted_and_reports_the_apps_message(app, worksp
     session = run_menu(app, "applyOverrides")
     job = final_job(app, check_job_conversation(session, "pull"))
     assert job["state"] == "done" and "v0001" in job["message"]
-    assert session.toasts[-1] == f"Done. {job['message']}"
+    assert session.sidebar["state"] == f"Done. {job['message']}"
 
 
 def test_a_job_that_fails_on_the_bridge_shows_the_apps_error(app, workspace):
@@ -205,7 +218,8 @@ def test_a_job_that_fails_on_the_bridge_shows_the_apps_error(app, workspace):
     session = run_menu(app, "refreshPredictions")
     job = final_job(app, check_job_conversation(session, "push"))
     assert job["state"] == "failed" and job["error"]
-    assert session.alerts == [f"Job {job['id']} failed: {job['error']}."]
+    assert session.sidebar["state"] == f"Failed: {job['error']}."
+    assert session.alerts == []
 
 
 def test_a_running_job_makes_the_app_answer_409_and_the_sheet_names_it(app, workspace):
@@ -235,7 +249,7 @@ def test_a_running_job_makes_the_app_answer_409_and_the_sheet_names_it(app, work
 
 
 def test_a_wrong_token_is_refused_by_the_app_and_explained_in_the_sheet(app):
-    session = run_menu(app, "retrainModel", properties={"BRIDGE_TOKEN": "not-the-token"})
+    session = run_menu(app, "retrainModel", user_properties={"BRIDGE_TOKEN": "not-the-token"})
     (start,) = session.exchanges
     assert start.status == 401 and "error" in start.answer
     (alert,) = session.alerts
@@ -247,10 +261,11 @@ def test_settings_are_checked_against_the_apps_status(app):
     session = run_menu(
         app,
         "openSettings",
-        properties={},
+        user_properties={},
         prompts=[{"button": "OK", "text": BASE + "/"}, {"button": "OK", "text": TOKEN}],
     )
-    assert session.properties == {"BRIDGE_URL": BASE, "BRIDGE_TOKEN": TOKEN}
+    assert session.properties == {"BRIDGE_URL": BASE}
+    assert session.user_properties == {"BRIDGE_TOKEN": TOKEN}
     (status,) = session.exchanges
     assert (status.method, status.path, status.status) == ("GET", "/api/status", 200)
     answer = status.answer
@@ -270,9 +285,7 @@ def test_the_umap_dialog_links_to_the_umap_url_the_app_reports(app):
 def test_a_wrong_base_path_gets_the_apps_404_page_and_the_menu_explains_it(app):
     # A bridge URL with an extra path (a common mistake) lands outside /api/: the app answers
     # with an HTML error page, not JSON, and the menu still says what to check.
-    session = run_menu(
-        app, "refreshPredictions", properties={"BRIDGE_URL": BASE + "/nope", "BRIDGE_TOKEN": TOKEN}
-    )
+    session = run_menu(app, "refreshPredictions", properties={"BRIDGE_URL": BASE + "/nope"})
     (start,) = session.exchanges
     assert start.status == 404 and start.answer is None
     (alert,) = session.alerts

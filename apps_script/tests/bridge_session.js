@@ -4,14 +4,16 @@
 // Flask app and answers with the app's real response).
 //
 // Protocol, one JSON object per line:
-//   in  (first line)  {"action": "retrainModel", "code"?: "...", "properties"?: {}, "prompts"?: [],
-//                      "sheets"?: [], "sleep_scale"?: 0.02}
+//   in  (first line)  {"action": "retrainModel", "code"?: "...", "properties"?: {},
+//                      "userProperties"?: {}, "prompts"?: [], "sheets"?: [], "sleep_scale"?: 0.02}
 //   out               {"type": "request", "url": "...", "params": {...}}   (UrlFetchApp.fetch)
 //   in                {"status": 202, "body": "..."}  or  {"throw": "message"}
-//   out (last line)   {"type": "done", "calls": {...}, "properties": {...}, "error": null}
+//   out (last line)   {"type": "done", "calls": {...}, "properties": {...}, "userProperties": {...},
+//                      "sidebar": null | {"shown", "state", "problem", "bar", "polls"}, "error": null}
+// When the action opens a job sidebar, its page runs until it stops polling (real, scaled waits).
 
 const fs = require("node:fs");
-const { load } = require("./harness");
+const { load, runSidebar } = require("./harness");
 
 if (process.env.NODE_TEST_CONTEXT) {
   // Picked up by `node --test` as if it were a test file: it is a driver, not a test.
@@ -55,6 +57,7 @@ const scale = typeof setup.sleep_scale === "number" ? setup.sleep_scale : 0.02;
 const session = load({
   code: setup.code,
   properties: setup.properties,
+  userProperties: setup.userProperties,
   prompts: setup.prompts,
   sheets: setup.sheets,
   onSleep: (ms) => sleepReal(ms * scale),
@@ -67,11 +70,26 @@ const session = load({
 });
 
 let error = null;
+let sidebar = null;
 try {
   session.context[setup.action]();
+  if (session.calls.sidebars.length) {
+    const page = runSidebar(session, session.calls.sidebars[0].html, { beforeTimer: (ms) => sleepReal(ms * scale) });
+    const shown = [page.text("state")];
+    while (page.step()) {
+      if (page.text("state") !== shown[shown.length - 1]) shown.push(page.text("state"));
+    }
+    sidebar = {
+      shown,
+      state: page.text("state"),
+      problem: page.text("problem"),
+      bar: page.elements.bar.value,
+      polls: page.serverCalls.length,
+    };
+  }
 } catch (e) {
   // Code.js should never let an error escape a menu action; the test asserts error is null.
   error = String(e && e.stack ? e.stack : e);
 }
 const { fetch: _requests, ...calls } = session.calls;
-send({ type: "done", calls, properties: session.properties, error });
+send({ type: "done", calls, properties: session.properties, userProperties: session.userProperties, sidebar, error });

@@ -1,9 +1,9 @@
-"use strict";
-// The three job actions: the requests they send, the progress they show, each failure's message.
+// The three job actions: the start request, the sidebar that follows the job, each failure's message.
+// (tests/sidebar.test.js runs the sidebar's page itself.)
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { load, job, SETTINGS } = require("./harness");
+const { load, job, SETTINGS, MY_TOKEN } = require("./harness");
 
 const ACTIONS = [
   { fn: "retrainModel", kind: "retrain", title: "Retrain model" },
@@ -21,13 +21,22 @@ function scriptedBridge(kind, states) {
   };
 }
 
+/** The START object the script printed into the sidebar's page. */
+function sidebarStart(html) {
+  const match = /var START = (.*);\n/.exec(html);
+  assert.ok(match, "the sidebar page has no START line");
+  return JSON.parse(match[1]);
+}
+
 for (const { fn, kind, title } of ACTIONS) {
-  test(`${fn} posts to /api/${kind} with the bearer token and a JSON body`, () => {
+  test(`${fn} posts to /api/${kind} with the caller's bearer token and opens the job's sidebar`, () => {
     const { context, calls } = load({
       properties: SETTINGS,
+      userProperties: MY_TOKEN,
       fetch: scriptedBridge(kind, [{ state: "done", message: "all good" }]),
     });
     context[fn]();
+    assert.equal(calls.fetch.length, 1, "the menu run only starts the job; the sidebar polls");
     const start = calls.fetch[0];
     assert.equal(start.url, `https://bridge.example.org/api/${kind}`);
     assert.deepEqual(start.params, {
@@ -37,93 +46,91 @@ for (const { fn, kind, title } of ACTIONS) {
       contentType: "application/json",
       payload: "{}",
     });
-    const poll = calls.fetch[1];
-    assert.equal(poll.url, "https://bridge.example.org/api/jobs/job-1");
-    assert.deepEqual(poll.params, {
-      method: "get",
-      headers: { Authorization: "Bearer s3cret", Accept: "application/json" },
-      muteHttpExceptions: true,
-    });
     assert.equal(calls.alerts.length, 0);
-    const last = calls.toasts[calls.toasts.length - 1];
-    assert.equal(last.title, `Data-centric AI: ${title}`);
-    assert.match(last.msg, /^Done\. all good/);
+    assert.deepEqual(calls.toasts.map((t) => [t.title, t.msg]), [
+      [`Data-centric AI: ${title}`, "Started job job-1. The sidebar follows it."],
+    ]);
+    assert.equal(calls.sidebars.length, 1);
+    assert.equal(calls.sidebars[0].title, `Data-centric AI: ${title}`);
+    assert.deepEqual(sidebarStart(calls.sidebars[0].html), {
+      job: {
+        id: "job-1",
+        kind,
+        state: "queued",
+        step: "",
+        progress: 0,
+        message: "",
+        error: "",
+        summary: "queued",
+        ended: false,
+      },
+      title,
+      pollMs: 3000,
+      maxFailures: 3,
+    });
   });
 }
 
-test("a trailing slash in the stored URL does not double the slash", () => {
-  const { context, calls } = load({
-    properties: { BRIDGE_URL: "https://bridge.example.org/sub/", BRIDGE_TOKEN: "t" },
-    fetch: scriptedBridge("push", [{ state: "done" }]),
-  });
-  context.refreshPredictions();
-  assert.equal(calls.fetch[0].url, "https://bridge.example.org/sub/api/push");
-});
-
-test("progress is toasted once per change of step or fraction while polling", () => {
+test("pollJob asks the bridge for the job with the caller's token and describes it", () => {
   const { context, calls } = load({
     properties: SETTINGS,
-    fetch: scriptedBridge("retrain", [
-      { state: "running", step: "pull", progress: 0.1 },
-      { state: "running", step: "pull", progress: 0.1 },
-      { state: "running", step: "train", progress: 0.5 },
-      { state: "done", step: "push", progress: 1, message: "v0003: val accuracy 81%" },
-    ]),
+    userProperties: MY_TOKEN,
+    fetch: scriptedBridge("retrain", [{ state: "running", step: "train", progress: 0.456, message: "epoch 3/8" }]),
+  });
+  const answer = context.pollJob("job-1");
+  assert.equal(calls.fetch[0].url, "https://bridge.example.org/api/jobs/job-1");
+  assert.deepEqual(calls.fetch[0].params, {
+    method: "get",
+    headers: { Authorization: "Bearer s3cret", Accept: "application/json" },
+    muteHttpExceptions: true,
+  });
+  assert.equal(answer.problem, null);
+  assert.equal(answer.job.summary, "running, train, 46%");
+  assert.equal(answer.job.message, "epoch 3/8");
+  assert.equal(answer.job.ended, false);
+  assert.equal(calls.alerts.length + calls.toasts.length, 0, "the sidebar shows it, not a dialog");
+});
+
+test("pollJob turns every failure into a problem for the sidebar, never a script error", () => {
+  for (const [fetch, expect] of [
+    [() => { throw new Error("Timeout"); }, /^Cannot reach the bridge at https:\/\/bridge\.example\.org \(Timeout\)/],
+    [() => ({ status: 401, body: { error: "no" } }), /^The bridge refused the API token \(HTTP 401\)/],
+    [() => ({ status: 200, body: { ok: 1 } }), /^The bridge's answer names no job: \{"ok":1\}$/],
+    [() => ({ status: 502, body: "<html>Bad gateway</html>" }), /HTTP 502/],
+  ]) {
+    const { context } = load({ properties: SETTINGS, userProperties: MY_TOKEN, fetch });
+    const answer = context.pollJob("job-1");
+    assert.equal(answer.job, null);
+    assert.match(answer.problem, expect);
+  }
+});
+
+test("pollJob refuses what is not a job id without asking the bridge", () => {
+  for (const bad of ["../status", "", "a b", 7, null, "x".repeat(101)]) {
+    const { context, calls } = load({ properties: SETTINGS, userProperties: MY_TOKEN });
+    const answer = context.pollJob(bad);
+    assert.equal(calls.fetch.length, 0);
+    assert.match(answer.problem, /^Not a job id: /);
+  }
+});
+
+test("pollJob without a token of one's own says to open Settings", () => {
+  const { context, calls } = load({ properties: SETTINGS });
+  const answer = context.pollJob("job-1");
+  assert.equal(calls.fetch.length, 0);
+  assert.match(answer.problem, /^You have no API token set\. Open Data-centric AI > Settings/);
+});
+
+test("a job's text cannot end the sidebar's script element", () => {
+  const { context, calls } = load({
+    properties: SETTINGS,
+    userProperties: MY_TOKEN,
+    fetch: () => ({ status: 202, body: { job: job({ message: "</script><script>alert(1)</script>" }) } }),
   });
   context.retrainModel();
-  const messages = calls.toasts.map((t) => t.msg);
-  assert.deepEqual(messages, [
-    "Started job job-1.",
-    "Job job-1: queued",
-    "Job job-1: running, pull, 10%",
-    "Job job-1: running, train, 50%",
-    "Done. v0003: val accuracy 81%",
-  ]);
-  assert.equal(calls.fetch.length, 5);
-  assert.ok(calls.sleeps.every((ms) => ms === 3000));
-});
-
-test("a failed job is shown with the bridge's error", () => {
-  const { context, calls } = load({
-    properties: SETTINGS,
-    fetch: scriptedBridge("push", [{ state: "failed", error: "SheetError: the sheet has no 'id' column" }]),
-  });
-  context.refreshPredictions();
-  assert.equal(calls.alerts.length, 1);
-  assert.equal(calls.alerts[0].title, "Data-centric AI: Refresh predictions");
-  assert.equal(calls.alerts[0].prompt, "Job job-1 failed: SheetError: the sheet has no 'id' column.");
-});
-
-test("waiting stops before Apps Script's time limit and says the job goes on", () => {
-  const { context, calls, clock } = load({
-    properties: SETTINGS,
-    fetch: scriptedBridge("retrain", [{ state: "running", step: "train", progress: 0.3 }]),
-  });
-  const start = clock.now;
-  context.retrainModel();
-  assert.ok(clock.now - start <= 300_000, "waited longer than five minutes");
-  assert.ok(clock.now - start >= 297_000, "gave up early");
-  assert.equal(calls.alerts.length, 1);
-  assert.match(calls.alerts[0].prompt, /^Job job-1 is still running, train, 30% on the bridge after 5 minutes/);
-});
-
-test("a few failed status requests are tolerated, then the job id is reported", () => {
-  let polls = 0;
-  const { context, calls } = load({
-    properties: SETTINGS,
-    fetch: (url, params) => {
-      if (params.method === "post") return { status: 202, body: { job: job({ kind: "pull" }) } };
-      polls += 1;
-      if (polls <= 2) throw new Error("Timeout");
-      if (polls === 3) return { status: 200, body: { job: job({ kind: "pull", state: "running" }) } };
-      return { status: 502, body: "<html>Bad gateway</html>" };
-    },
-  });
-  context.applyOverrides();
-  assert.equal(polls, 6);
-  assert.equal(calls.alerts.length, 1);
-  assert.match(calls.alerts[0].prompt, /^Lost track of job job-1 \(it may still be running on the bridge\): /);
-  assert.match(calls.alerts[0].prompt, /HTTP 502/);
+  const html = calls.sidebars[0].html;
+  assert.doesNotMatch(html, /<\/script><script>alert/);
+  assert.equal(sidebarStart(html).job.message, "</script><script>alert(1)</script>");
 });
 
 // --- every failure of the start request becomes one clear alert, never a thrown error --------
@@ -188,9 +195,10 @@ const FAILURES = [
 
 for (const failure of FAILURES) {
   test(`retrain shows a clear alert on: ${failure.name}`, () => {
-    const { context, calls } = load({ properties: SETTINGS, fetch: failure.fetch });
+    const { context, calls } = load({ properties: SETTINGS, userProperties: MY_TOKEN, fetch: failure.fetch });
     assert.doesNotThrow(() => context.retrainModel());
     assert.equal(calls.fetch.length, 1, "no retry or poll after a failed start");
+    assert.equal(calls.sidebars.length, 0);
     assert.equal(calls.alerts.length, 1);
     assert.equal(calls.alerts[0].title, "Data-centric AI: Retrain model");
     assert.match(calls.alerts[0].prompt, failure.expect);
@@ -200,6 +208,7 @@ for (const failure of FAILURES) {
 test("the token never appears in a message", () => {
   const { context, calls } = load({
     properties: SETTINGS,
+    userProperties: MY_TOKEN,
     fetch: () => ({ status: 401, body: { error: "wrong token s3cret" } }),
   });
   context.retrainModel();
@@ -209,7 +218,9 @@ test("the token never appears in a message", () => {
 test("without settings the actions say to open Settings and send nothing", () => {
   for (const [properties, expect] of [
     [{}, /^No bridge URL yet\. Open Data-centric AI > Settings/],
-    [{ BRIDGE_URL: "https://bridge.example.org" }, /^No API token yet\. Open Data-centric AI > Settings/],
+    [{ BRIDGE_URL: "https://bridge.example.org" }, /^You have no API token set\. Open Data-centric AI > Settings/],
+    // A token an earlier version kept in script properties is everybody's: it is not used.
+    [{ BRIDGE_URL: "https://bridge.example.org", BRIDGE_TOKEN: "shared" }, /^You have no API token set\./],
   ]) {
     const { context, calls } = load({ properties });
     context.refreshPredictions();
@@ -218,8 +229,18 @@ test("without settings the actions say to open Settings and send nothing", () =>
   }
 });
 
+test("one person's token is not another's", () => {
+  const alice = load({ properties: SETTINGS, userProperties: { BRIDGE_TOKEN: "alice-token" }, fetch: scriptedBridge("push", [{ state: "done" }]) });
+  const bob = load({ properties: SETTINGS, fetch: scriptedBridge("push", [{ state: "done" }]) });
+  alice.context.refreshPredictions();
+  bob.context.refreshPredictions();
+  assert.equal(alice.calls.fetch[0].params.headers.Authorization, "Bearer alice-token");
+  assert.equal(bob.calls.fetch.length, 0);
+  assert.match(bob.calls.alerts[0].prompt, /^You have no API token set/);
+});
+
 test("when no dialog can be shown, the failure is toasted instead of thrown", () => {
-  const { context, calls } = load({ properties: SETTINGS, uiUnavailable: true });
+  const { context, calls } = load({ properties: SETTINGS, userProperties: MY_TOKEN, uiUnavailable: true });
   assert.doesNotThrow(() => context.retrainModel());
   assert.equal(calls.toasts.length, 1);
   assert.match(calls.toasts[0].msg, /^Cannot reach the bridge/);
@@ -228,11 +249,12 @@ test("when no dialog can be shown, the failure is toasted instead of thrown", ()
 test("an unexpected error inside an action is an alert, not a script error", () => {
   const { context, calls } = load({
     properties: SETTINGS,
+    userProperties: MY_TOKEN,
     fetch: () => ({ status: 202, body: { job: job() } }),
-    onSleep: () => {
-      throw new TypeError("boom");
-    },
   });
+  context.showJobSidebar_ = () => {
+    throw new TypeError("boom");
+  };
   assert.doesNotThrow(() => context.retrainModel());
   assert.equal(calls.alerts.length, 1);
   assert.equal(calls.alerts[0].prompt, "Unexpected error: boom");

@@ -16,15 +16,24 @@ test("the manifest asks for the V8 runtime and logs exceptions", () => {
   assert.equal(manifest.exceptionLogging, "STACKDRIVER");
 });
 
-test("the scopes are exactly the three the menu needs, none wider", () => {
+test("the scopes are exactly the four the menu needs, none wider", () => {
   assert.deepEqual(manifest.oauthScopes.slice().sort(), [
-    // showModalDialog, alert and prompt in the sheet that holds the script
+    // showModalDialog, showSidebar, alert and prompt in the sheet that holds the script
     "https://www.googleapis.com/auth/script.container.ui",
     // UrlFetchApp
     "https://www.googleapis.com/auth/script.external_request",
-    // toasts and sorting in this spreadsheet only (not every spreadsheet of the user)
-    "https://www.googleapis.com/auth/spreadsheets.currentonly",
+    // filter views go through the Sheets API, which has no current-spreadsheet-only scope
+    "https://www.googleapis.com/auth/spreadsheets",
+    // the filter view's title names its owner (Session.getActiveUser().getEmail())
+    "https://www.googleapis.com/auth/userinfo.email",
   ]);
+});
+
+test("the Sheets advanced service is turned on under the name Code.js uses", () => {
+  assert.deepEqual(manifest.dependencies.enabledAdvancedServices, [
+    { userSymbol: "Sheets", serviceId: "sheets", version: "v4" },
+  ]);
+  assert.match(code, /return Sheets;/);
 });
 
 test("the fetch allow-list holds the bridge URL placeholder that the renderer fills in", () => {
@@ -35,13 +44,21 @@ test("the fetch allow-list holds the bridge URL placeholder that the renderer fi
 test("Code.js uses only the services the scopes cover", () => {
   const services = new Set(code.match(/\b[A-Z][A-Za-z]+(App|Service)\b/g));
   assert.deepEqual([...services].sort(), ["HtmlService", "PropertiesService", "SpreadsheetApp", "UrlFetchApp"]);
-  // openById / openByUrl would need the wider spreadsheets scope.
+  // Session: only the caller's e-mail (userinfo.email); no Drive, Gmail or script-wide services.
+  const others = new Set(code.match(/\b(Session|Drive|Gmail|CacheService|LockService)\.[A-Za-z]+/g));
+  assert.deepEqual([...others], ["Session.getActiveUser"]);
+  // Spreadsheets are reached through the active one only, never opened by id or URL.
   assert.doesNotMatch(code, /openBy(Id|Url)|DriveApp|ScriptApp/);
 });
 
-test("clasp pushes only the script and its manifest", () => {
+test("Code.js keeps the token out of script properties (every editor can read those)", () => {
+  assert.doesNotMatch(code, /getScriptProperties\(\)[^;]*setProperty\(TOKEN_PROPERTY/);
+  assert.match(code, /getUserProperties\(\)\.getProperty\(TOKEN_PROPERTY\)/);
+});
+
+test("clasp pushes only the script, its sidebar and its manifest", () => {
   const clasp = JSON.parse(fs.readFileSync(path.join(ROOT, ".clasp.json.example"), "utf8"));
   assert.equal(clasp.rootDir, ".");
   const ignore = fs.readFileSync(path.join(ROOT, ".claspignore"), "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
-  assert.deepEqual(ignore, ["**/**", "!Code.js", "!appsscript.json"]);
+  assert.deepEqual(ignore, ["**/**", "!Code.js", "!Sidebar.html", "!appsscript.json"]);
 });

@@ -5,7 +5,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const { load } = require("./harness");
 
-test("onOpen adds the Data-centric AI menu with the six actions in order", () => {
+test("onOpen adds the Data-centric AI menu with the seven actions in order", () => {
   const { context, calls } = load();
   context.onOpen();
   assert.equal(calls.menus.length, 1);
@@ -19,6 +19,7 @@ test("onOpen adds the Data-centric AI menu with the six actions in order", () =>
     ["Sort by disagreement", "sortByDisagreement"],
     ["Open UMAP view", "openUmapView"],
     ["Settings", "openSettings"],
+    ["Forget my API token", "forgetToken"],
   ]);
 });
 

@@ -3,7 +3,7 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { load, SETTINGS } = require("./harness");
+const { load, SETTINGS, MY_TOKEN } = require("./harness");
 
 function status(fields) {
   return Object.assign(
@@ -15,6 +15,7 @@ function status(fields) {
 test("the dialog links to the umap_url the bridge reports, with the run's accuracy", () => {
   const { context, calls } = load({
     properties: SETTINGS,
+    userProperties: MY_TOKEN,
     fetch: () => ({
       status: 200,
       body: status({
@@ -38,7 +39,11 @@ test("a relative or missing umap_url is resolved against the bridge URL", () => 
     ["", "https://bridge.example.org/umap"],
     ["javascript:alert(1)", "https://bridge.example.org/umap"],
   ]) {
-    const { context, calls } = load({ properties: SETTINGS, fetch: () => ({ status: 200, body: status({ umap_url: reported }) }) });
+    const { context, calls } = load({
+      properties: SETTINGS,
+      userProperties: MY_TOKEN,
+      fetch: () => ({ status: 200, body: status({ umap_url: reported }) }),
+    });
     context.openUmapView();
     const href = /href="([^"]*)"/.exec(calls.dialogs[0].html)[1];
     assert.equal(href, expected);
@@ -48,6 +53,7 @@ test("a relative or missing umap_url is resolved against the bridge URL", () => 
 test("what the bridge reports is escaped in the dialog", () => {
   const { context, calls } = load({
     properties: SETTINGS,
+    userProperties: MY_TOKEN,
     fetch: () => ({
       status: 200,
       body: status({ version: "<b>v1</b>", run: { id: "r", version: "v1", preset: "fast", val_accuracy: null } }),
@@ -58,7 +64,7 @@ test("what the bridge reports is escaped in the dialog", () => {
 });
 
 test("an unreachable bridge is an alert, not a dialog", () => {
-  const { context, calls } = load({ properties: SETTINGS });
+  const { context, calls } = load({ properties: SETTINGS, userProperties: MY_TOKEN });
   context.openUmapView();
   assert.equal(calls.dialogs.length, 0);
   assert.match(calls.alerts[0].prompt, /^Cannot reach the bridge/);

@@ -1,12 +1,12 @@
 """The sheet's custom menu (Google Apps Script), ready to paste, with the bridge URL filled in.
 
-The script's source lives in ``apps_script/`` (with its node tests); the package carries a
-byte-identical copy in ``sheets_bridge/apps_script_files/`` so that an installed wheel can render
-it too (``tests/test_apps_script.py`` keeps the two identical).
+The script's one source is ``apps_script/`` (beside its node tests). The build ships that folder's
+script files as the package ``sheets_bridge.apps_script_files`` (``[tool.setuptools.package-dir]``
+in pyproject.toml), in a wheel and in an editable install alike, so there is no copy to keep.
 
 >>> files = render("https://bridge.example.org")
 >>> sorted(files)
-['Code.js', 'appsscript.json']
+['Code.js', 'Sidebar.html', 'appsscript.json']
 >>> 'const DEFAULT_BRIDGE_URL = "https://bridge.example.org";' in files["Code.js"]
 True
 """
@@ -22,8 +22,10 @@ from sheets_bridge.core.errors import BridgeError, ConfigError
 
 __all__ = ["FILES", "PLACEHOLDER_URL", "bridge_url", "render", "write"]
 
-#: The script files, in the order they are printed and written.
-FILES: tuple[str, ...] = ("Code.js", "appsscript.json")
+#: The script files, in the order they are printed and written (what clasp pushes).
+FILES: tuple[str, ...] = ("Code.js", "Sidebar.html", "appsscript.json")
+#: Where the package carries them: apps_script/ itself, mapped in by the build.
+_PACKAGE = "sheets_bridge.apps_script_files"
 #: The URL in the unrendered template; the menu asks for Settings while it is still there.
 PLACEHOLDER_URL = "https://YOUR-BRIDGE-HOST"
 
@@ -53,16 +55,21 @@ def bridge_url(url: str) -> str:
 
 
 def _template(name: str) -> str:
-    return (_package_files("sheets_bridge") / "apps_script_files" / name).read_text(
-        encoding="utf-8"
-    )
+    try:
+        return (_package_files(_PACKAGE) / name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as e:  # an install that predates the mapping
+        raise BridgeError(
+            f"the installed sheets-bridge has no menu script file {name}: reinstall it "
+            "(pip install -e . in a checkout)"
+        ) from e
 
 
 def render(url: str) -> dict[str, str]:
     """File name -> content of the script files, with ``url`` as the bridge URL.
 
     ``Code.js`` gets it as the default bridge URL (Settings in the sheet's menu can still change
-    it); ``appsscript.json`` gets it as the only URL the script may fetch.
+    it); ``appsscript.json`` gets it as the only URL the script may fetch; ``Sidebar.html`` (the
+    job sidebar) is the same for every bridge.
     """
     base = bridge_url(url)
     code = _template("Code.js")
@@ -74,7 +81,11 @@ def render(url: str) -> dict[str, str]:
     manifest = json.loads(_template("appsscript.json"))
     # An allow-list prefix needs a path: "https://host/" is valid, "https://host" is not.
     manifest["urlFetchWhitelist"] = [base + "/"]
-    return {"Code.js": code, "appsscript.json": json.dumps(manifest, indent=2) + "\n"}
+    return {
+        "Code.js": code,
+        "Sidebar.html": _template("Sidebar.html"),
+        "appsscript.json": json.dumps(manifest, indent=2) + "\n",
+    }
 
 
 def write(out_dir: Path | str, url: str) -> list[Path]:
