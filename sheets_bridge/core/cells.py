@@ -56,6 +56,9 @@ class SheetWrite:
     sort_by: str | None = None
     human_columns: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
+    #: For cells people may also type (``subset``): the text the writer read. A backend that can
+    #: check leaves a cell that holds something else now (a person typed it during the push).
+    expected: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clash = sorted(
@@ -63,3 +66,60 @@ class SheetWrite:
         )
         if clash:
             raise ValueError(f"a write may not touch human columns {clash}")
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One cell a person wants to set, as a compare-and-set.
+
+    ``expected`` is the text the writer believed the cell held (what its page, export or read
+    showed); a cell that holds something else now is a conflict and is left alone. ``None`` means
+    the writer saw nothing and asks for no check (scripts that set a cell outright). ``append``
+    adds ``value`` to the cell's ``;``-separated list (notes) inside the write, so two people
+    appending at once both keep their text; it needs no ``expected``.
+    """
+
+    id: str
+    column: str
+    value: Cell
+    expected: str | None = None
+    append: bool = False
+
+
+@dataclass
+class EditResult:
+    """What a compare-and-set did: the cells it changed, the conflicts, the typed cells it kept.
+
+    Each applied item is ``{"id", "column", "old", "new"}``; each conflict ``{"id", "column",
+    "expected", "current", "value"}``: the writer expected ``expected``, the sheet holds
+    ``current`` and keeps it; ``kept`` lists cells left alone because they already held a value
+    someone typed and the write asked not to replace such cells (bulk actions).
+    """
+
+    action: str
+    applied: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    kept: list[dict[str, str]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> int:
+        return len(self.applied)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "changed": self.changed,
+            "applied": self.applied,
+            "conflicts": self.conflicts,
+            "kept": self.kept,
+            "dry_run": self.dry_run,
+        }
+
+
+def append_note(old: str, new: str) -> str:
+    """``old`` with ``new`` added as one more ``;``-separated item (unchanged if already there)."""
+    old, new = old.strip(), new.strip()
+    if not new or new in [p.strip() for p in old.split(";")]:
+        return old
+    return f"{old}; {new}" if old else new

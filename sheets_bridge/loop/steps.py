@@ -170,6 +170,8 @@ class PushReport(_Report):
     updated: int
     gone: list[str] = field(default_factory=list)
     sheet_url: str = ""
+    #: Cells a person changed while the push ran: they keep the person's value.
+    kept: list[dict[str, str]] = field(default_factory=list)
 
     def describe(self) -> str:
         src = (
@@ -178,6 +180,8 @@ class PushReport(_Report):
             else "no predictions yet (run `sheets-bridge train`)"
         )
         gone = f", {len(self.gone)} marked as no longer in the dataset" if self.gone else ""
+        if self.kept:
+            gone += f", {len(self.kept)} cell(s) typed during the push kept"
         local = self.sheet_url.startswith("/")
         where = (
             f"the local sheet (grid at {self.sheet_url} under `sheets-bridge serve`)"
@@ -233,8 +237,18 @@ def push(
     report("push: reading the sheet", 0.3)
     table = sheet.read()
     plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
+    # Cells people may type that the push also writes (``subset``) are written only while they
+    # still hold what was read: a move typed during the push is kept.
+    editable = set(ws.schema.editable)
+    existing = table.by_id()
+    plan.write.expected = {
+        rid: guarded
+        for rid, cells in plan.write.updates.items()
+        if rid in existing
+        and (guarded := {c: existing[rid].get(c, "") for c in cells if c in editable})
+    }
     report("push: writing the sheet", 0.6)
-    sheet.write(plan.write)
+    kept = sheet.write(plan.write)
     report("push: done", 1.0)
     return PushReport(
         version.name,
@@ -244,6 +258,7 @@ def push(
         plan.updated,
         plan.gone,
         sheet.url,
+        kept if isinstance(kept, list) else [],
     )
 
 

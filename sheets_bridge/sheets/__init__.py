@@ -12,13 +12,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
+from sheets_bridge.core.cells import Cell, CellChange, EditResult, Formula, SheetTable, SheetWrite
 from sheets_bridge.core.errors import ConfigError
 
 __all__ = [
     "BACKENDS",
     "Backend",
     "Cell",
+    "CellChange",
+    "EditLog",
+    "EditResult",
     "Formula",
     "Sheet",
     "SheetTable",
@@ -39,16 +42,56 @@ class Sheet(Protocol):
         """Read the whole sheet (one request for remote backends)."""
         ...
 
-    def write(self, change: SheetWrite) -> None:
-        """Apply a write; rows are matched by id, never by position."""
+    def write(self, change: SheetWrite) -> object:
+        """Apply a write; rows are matched by id, never by position.
+
+        Cells in ``change.expected`` that a person changed since the writer read them keep the
+        person's value where the backend can check (the local sheet checks inside its transaction).
+        """
+        ...
+
+    def compare_and_set(
+        self,
+        changes: Iterable[CellChange],
+        author: str | None = None,
+        *,
+        keep_typed: bool = False,
+        dry_run: bool = False,
+    ) -> EditResult:
+        """The one door for people's writes (grid, UMAP actions, CSV import, notes, undo).
+
+        A change whose ``expected`` text is not what the cell holds is a reported conflict and the
+        cell is left alone; only cells that differ are written; ``append`` changes add to the cell
+        inside the write; ``keep_typed`` keeps (and reports) cells that already hold a value.
+        Values are written raw. Raises SheetError, applying nothing, for an unknown id or column.
+        """
         ...
 
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
-        """Set cells ``(id, column, value)`` as a person would (grid, UMAP actions, `sheet update`).
+        """``compare_and_set`` without expected values (a script setting cells outright).
 
-        Values are written raw. Raises SheetError for an unknown id or column. Returns how many
-        cells changed.
+        Returns how many cells changed.
         """
+        ...
+
+
+@runtime_checkable
+class EditLog(Sheet, Protocol):
+    """A sheet that keeps its own edit log (the local sheet): the grid reads it and undo uses it."""
+
+    def header(self) -> tuple[str, ...]: ...
+
+    def records(self) -> list[dict[str, object]]:
+        """Rows with their stored types, in sheet order."""
+        ...
+
+    def edit_log(self, since: int = 0) -> list[dict[str, object]]:
+        """Logged changes after sequence number ``since`` (seq, ts, id, column, old, new, author,
+        action, undoes)."""
+        ...
+
+    def undo(self, author: str | None, *, dry_run: bool = False) -> EditResult:
+        """Take back ``author``'s last action, as a compare-and-set."""
         ...
 
 

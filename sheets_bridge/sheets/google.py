@@ -23,6 +23,7 @@ A pull (``read``) is one ``values.get``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,15 @@ import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from gspread.exceptions import APIError
 
-from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
+from sheets_bridge.core.cells import (
+    Cell,
+    CellChange,
+    EditResult,
+    Formula,
+    SheetTable,
+    SheetWrite,
+    append_note,
+)
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import AuthError, ConfigError, SheetError
 from sheets_bridge.sheets.credentials import (
@@ -235,21 +244,67 @@ class GoogleSheet:
             self._finish(first, grid, plan, change)
 
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
-        """Set cells ``(id, column, value)`` as a person would; values are written raw.
+        """Set cells ``(id, column, value)`` outright; values are written raw.
 
         Google records who edited; ``author`` is not stored here. Returns how many cells changed.
         """
-        edits = list(edits)
-        if not edits:
-            return 0
+        changes = [CellChange(rid, col, value) for rid, col, value in edits]
+        return self.compare_and_set(changes, author).changed
+
+    def compare_and_set(
+        self,
+        changes: Iterable[CellChange],
+        author: str | None = None,
+        *,
+        keep_typed: bool = False,
+        dry_run: bool = False,
+    ) -> EditResult:
+        """People's cell changes as read-check-write: one read, the checks, the batched write.
+
+        Google has no transaction: a cell typed between the read and the write (a second or so)
+        is not seen; rows moved meanwhile are repaired as for a push. Google keeps its own history,
+        so nothing is logged here and ``author`` is not stored.
+        """
+        changes = list(changes)
+        result = EditResult(uuid.uuid4().hex[:12], dry_run=dry_run)
+        if not changes:
+            return result
         with self._errors():
             grid = self._read_grid()
             if grid is None:
                 raise SheetError(f"the worksheet {self.title!r} does not exist yet; push first")
+            check_grid(grid)
+            index = {n: i for i, n in enumerate(grid.header) if n}
+            position = {rid: i + 1 for i, rid in enumerate(grid.ids()) if rid}
+            edits: list[tuple[str, str, Cell]] = []
+            for ch in changes:
+                if ch.column not in index:
+                    raise SheetError(f"the sheet has no column {ch.column!r}")
+                if ch.id not in position:
+                    raise SheetError(f"the sheet has no row with id {ch.id!r}")
+                old = grid.cell(position[ch.id], index[ch.column])
+                value: Cell = append_note(old, str(ch.value or "")) if ch.append else ch.value
+                new = "" if value is None else str(value)
+                if _shows_as(old, raw_value(value)):
+                    continue
+                cell = {"id": ch.id, "column": ch.column}
+                if not ch.append and ch.expected is not None and old.strip() != ch.expected.strip():
+                    if old.strip() != new.strip():
+                        result.conflicts.append(
+                            {**cell, "expected": ch.expected, "current": old, "value": new}
+                        )
+                    continue
+                if keep_typed and not ch.append and old.strip():
+                    result.kept.append({**cell, "current": old, "value": new})
+                    continue
+                edits.append((ch.id, ch.column, value))
+                result.applied.append({**cell, "old": old, "new": new})
+            if dry_run or not edits:
+                return result
             plan = plan_edit(grid, edits)
             if plan.cells:
                 self._apply(grid, plan, lambda g: plan_edit(g, edits))
-            return len(plan.cells)
+        return result
 
     # -- requests ----------------------------------------------------------------------------------
     def _read_grid(self) -> Grid | None:

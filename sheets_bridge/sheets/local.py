@@ -2,7 +2,10 @@
 
 Each row is stored as a JSON object keyed by column name; a cell edit is one
 ``json_set`` statement, so two people editing different cells of the same row at once never lose
-each other's work. Every human edit is recorded in the ``edits`` table (who, when, old, new).
+each other's work. Every human edit goes through :meth:`LocalSheet.compare_and_set`: one
+transaction that checks what the writer believed each cell held, writes only cells that differ, and
+records each change in the ``edits`` table (who, when, old, new, and the action it belonged to, so
+that :meth:`LocalSheet.undo` can take a person's last action back).
 """
 
 from __future__ import annotations
@@ -10,10 +13,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from sheets_bridge.core.cells import Cell, SheetTable, SheetWrite
+from sheets_bridge.core.cells import (
+    Cell,
+    CellChange,
+    EditResult,
+    SheetTable,
+    SheetWrite,
+    append_note,
+)
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
@@ -36,6 +47,12 @@ CREATE TABLE IF NOT EXISTS edits (
     author TEXT
 );
 """
+#: Added after the first release: sheets made before them get the columns on open.
+_EDIT_COLUMNS = {"action": "TEXT", "undoes": "TEXT"}
+
+
+class _DryRun(Exception):
+    """Raised inside a transaction to roll a dry run back."""
 
 
 def as_text(value: object) -> str:
@@ -72,6 +89,14 @@ class LocalSheet:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            have = {r[1] for r in db.execute("PRAGMA table_info(edits)")}
+            for name, kind in _EDIT_COLUMNS.items():
+                if name not in have:
+                    try:
+                        db.execute(f"ALTER TABLE edits ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     @classmethod
     def from_config(cls, config: object, workspace_root: Path) -> LocalSheet:
@@ -113,8 +138,13 @@ class LocalSheet:
         return out
 
     # -- writing (the bridge) --------------------------------------------------------------------
-    def write(self, change: SheetWrite) -> None:
-        """Apply a push or pull: header, model/bridge cells of existing rows, appended rows."""
+    def write(self, change: SheetWrite) -> list[dict[str, str]]:
+        """Apply a push or pull: header, model/bridge cells of existing rows, appended rows.
+
+        A cell listed in ``change.expected`` is written only while it still holds what the writer
+        read; one a person changed meanwhile keeps the person's value. Returns those cells.
+        """
+        kept: list[dict[str, str]] = []
         with self._transaction() as db:
             existing = [n for (n,) in db.execute("SELECT name FROM header ORDER BY position")]
             merged = existing + [c for c in change.header if c not in existing]
@@ -126,6 +156,15 @@ class LocalSheet:
             if missing:
                 raise SheetError(f"rows vanished while writing: {missing[:10]}")
             for rid, cells in change.updates.items():
+                guarded = change.expected.get(rid)
+                if guarded:
+                    cells = dict(cells)
+                    for col, want in guarded.items():
+                        if col in cells:
+                            now = self._cell(db, rid, col)
+                            if now is not None and now.strip() != want.strip():
+                                kept.append({"id": rid, "column": col, "current": now})
+                                del cells[col]
                 self._set(db, rid, cells)
             (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM rows").fetchone()
             for i, cells in enumerate(change.appends, start=1):
@@ -140,6 +179,15 @@ class LocalSheet:
                 known.add(rid)
             if change.sort_by:
                 self._sort(db, change.sort_by)
+        return kept
+
+    @staticmethod
+    def _cell(db: sqlite3.Connection, rid: str, column: str) -> str | None:
+        """A cell's text, or None when the row does not exist."""
+        row = db.execute(
+            "SELECT json_extract(data, ?) FROM rows WHERE id = ?", (f'$."{column}"', rid)
+        ).fetchone()
+        return None if row is None else as_text(row[0])
 
     @staticmethod
     def _set(db: sqlite3.Connection, rid: str, cells: Mapping[str, Cell]) -> None:
@@ -172,36 +220,120 @@ class LocalSheet:
             "UPDATE rows SET position = ? WHERE id = ?", [(i, r[0]) for i, r in enumerate(rows, 1)]
         )
 
-    # -- editing (people: the grid, `sheet update`) ----------------------------------------------
+    # -- editing (people: the grid, UMAP actions, `sheet update`, undo) ------------------------
+    def compare_and_set(
+        self,
+        changes: Iterable[CellChange],
+        author: str | None = None,
+        *,
+        keep_typed: bool = False,
+        dry_run: bool = False,
+    ) -> EditResult:
+        """Apply people's cell changes in one transaction; the one door for every human write.
+
+        A change whose ``expected`` differs from what the cell holds is a conflict and is left
+        alone; cells already holding the value are not rewritten; with ``keep_typed`` a cell that
+        holds a non-empty value is kept (and reported) rather than replaced. Every applied change
+        is logged with ``author`` and the result's ``action`` id. Raises SheetError, applying
+        nothing, for an unknown row or column. ``dry_run`` reports without writing.
+        """
+        result = EditResult(_new_action(), dry_run=dry_run)
+        try:
+            with self._transaction() as db:
+                self._apply(db, list(changes), author, result, keep_typed=keep_typed)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        return result
+
+    def _apply(
+        self,
+        db: sqlite3.Connection,
+        changes: list[CellChange],
+        author: str | None,
+        result: EditResult,
+        *,
+        keep_typed: bool = False,
+        undoes: str | None = None,
+    ) -> None:
+        header = {n for (n,) in db.execute("SELECT name FROM header")}
+        for ch in changes:  # check everything first: a bad change applies nothing
+            if ch.column not in header:
+                raise SheetError(f"the sheet has no column {ch.column!r}")
+        now = time.time()
+        for ch in changes:
+            old = self._cell(db, ch.id, ch.column)
+            if old is None:
+                raise SheetError(f"the sheet has no row with id {ch.id!r}")
+            value: Cell = append_note(old, as_text(ch.value)) if ch.append else ch.value
+            new = as_text(value)
+            if old == new:
+                continue
+            if not ch.append and ch.expected is not None and old.strip() != ch.expected.strip():
+                if old.strip() != new.strip():
+                    result.conflicts.append(
+                        {
+                            "id": ch.id,
+                            "column": ch.column,
+                            "expected": ch.expected,
+                            "current": old,
+                            "value": new,
+                        }
+                    )
+                continue
+            if keep_typed and not ch.append and old.strip():
+                result.kept.append({"id": ch.id, "column": ch.column, "current": old, "value": new})
+                continue
+            self._set(db, ch.id, {ch.column: value})
+            db.execute(
+                "INSERT INTO edits (ts, id, column, old, new, author, action, undoes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, ch.id, ch.column, old, new, author, result.action, undoes),
+            )
+            result.applied.append({"id": ch.id, "column": ch.column, "old": old, "new": new})
+
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
-        """Set cells ``(id, column, value)`` and log each change; returns how many changed.
+        """Set cells ``(id, column, value)`` outright (no expected values); returns how many changed.
 
         The caller decides which columns people may edit; this only requires that the row and the
         column exist.
         """
-        changed = 0
-        with self._transaction() as db:
-            header = {n for (n,) in db.execute("SELECT name FROM header")}
-            now = time.time()
-            for rid, column, value in edits:
-                if column not in header:
-                    raise SheetError(f"the sheet has no column {column!r}")
-                row = db.execute(
-                    "SELECT json_extract(data, ?) FROM rows WHERE id = ?", (f'$."{column}"', rid)
+        changes = [CellChange(rid, col, value) for rid, col, value in edits]
+        return self.compare_and_set(changes, author).changed
+
+    def undo(self, author: str | None, *, dry_run: bool = False) -> EditResult:
+        """Take back ``author``'s last action not undone yet, itself as a compare-and-set.
+
+        A cell changed since that action is reported as a conflict and keeps its value. The undo
+        is an action of its own in the log (``undoes`` names the action it took back). Raises
+        SheetError when the person has nothing left to undo.
+        """
+        result = EditResult(_new_action(), dry_run=dry_run)
+        try:
+            with self._transaction() as db:
+                found = db.execute(
+                    "SELECT action FROM edits WHERE author IS ? AND action IS NOT NULL"
+                    " AND undoes IS NULL AND action NOT IN"
+                    " (SELECT undoes FROM edits WHERE undoes IS NOT NULL)"
+                    " ORDER BY seq DESC LIMIT 1",
+                    (author,),
                 ).fetchone()
-                if row is None:
-                    raise SheetError(f"the sheet has no row with id {rid!r}")
-                old = as_text(row[0])
-                new = as_text(value)
-                if old == new:
-                    continue
-                self._set(db, rid, {column: value})
-                db.execute(
-                    "INSERT INTO edits (ts, id, column, old, new, author) VALUES (?, ?, ?, ?, ?, ?)",
-                    (now, rid, column, old, new, author),
-                )
-                changed += 1
-        return changed
+                if found is None:
+                    raise SheetError(f"{author or 'nobody'} has no edit left to undo")
+                cells: dict[tuple[str, str], list[str]] = {}
+                for rid, col, old, new in db.execute(
+                    "SELECT id, column, old, new FROM edits WHERE action = ? ORDER BY seq",
+                    (found[0],),
+                ):
+                    cells.setdefault((rid, col), [old or "", new or ""])[1] = new or ""
+                back = [CellChange(r, c, old, expected=new) for (r, c), (old, new) in cells.items()]
+                self._apply(db, back, author, result, undoes=found[0])
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        return result
 
     def delete_rows(self, ids: Iterable[str]) -> int:
         """Delete rows by id (people may delete rows; the next push adds them back)."""
@@ -216,8 +348,13 @@ class LocalSheet:
     def edit_log(self, since: int = 0) -> list[dict[str, object]]:
         with self._connect() as db:
             cur = db.execute(
-                "SELECT seq, ts, id, column, old, new, author FROM edits WHERE seq > ? ORDER BY seq",
+                "SELECT seq, ts, id, column, old, new, author, action, undoes FROM edits"
+                " WHERE seq > ? ORDER BY seq",
                 (since,),
             )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur]
+
+
+def _new_action() -> str:
+    return uuid.uuid4().hex[:12]
