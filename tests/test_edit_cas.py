@@ -69,7 +69,7 @@ def test_a_dry_run_reports_without_writing(sheet):
 def test_keep_typed_never_replaces_a_value_someone_typed(sheet):
     sheet.edit([("r1", "override", "iii")], author="bo")
     result = sheet.compare_and_set(
-        [CellChange(f"r{i}", "override", "x") for i in range(3)], "ana", keep_typed=True
+        [CellChange(f"r{i}", "override", "x") for i in range(3)], "ana", keep_typed=("override",)
     )
     assert [k["id"] for k in result.kept] == ["r1"] and result.changed == 2
     assert sheet.read().by_id()["r1"]["override"] == "iii"

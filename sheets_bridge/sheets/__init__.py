@@ -8,7 +8,7 @@ directly; it reads a :class:`SheetTable` and hands back a :class:`SheetWrite`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -55,14 +55,15 @@ class Sheet(Protocol):
         changes: Iterable[CellChange],
         author: str | None = None,
         *,
-        keep_typed: bool = False,
+        keep_typed: Collection[str] = (),
         dry_run: bool = False,
     ) -> EditResult:
         """The one door for people's writes (grid, UMAP actions, CSV import, notes, undo).
 
         A change whose ``expected`` text is not what the cell holds is a reported conflict and the
         cell is left alone; only cells that differ are written; ``append`` changes add to the cell
-        inside the write; ``keep_typed`` keeps (and reports) cells that already hold a value.
+        inside the write; cells of the ``keep_typed`` columns that already hold a value are kept
+        and reported (a bulk action never replaces what a colleague typed).
         Values are written raw. Raises SheetError, applying nothing, for an unknown id or column.
         """
         ...

@@ -24,7 +24,7 @@ A pull (``read``) is one ``values.get``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -256,7 +256,7 @@ class GoogleSheet:
         changes: Iterable[CellChange],
         author: str | None = None,
         *,
-        keep_typed: bool = False,
+        keep_typed: Collection[str] = (),
         dry_run: bool = False,
     ) -> EditResult:
         """People's cell changes as read-check-write: one read, the checks, the batched write.
@@ -294,7 +294,7 @@ class GoogleSheet:
                             {**cell, "expected": ch.expected, "current": old, "value": new}
                         )
                     continue
-                if keep_typed and not ch.append and old.strip():
+                if ch.column in keep_typed and not ch.append and old.strip():
                     result.kept.append({**cell, "current": old, "value": new})
                     continue
                 edits.append((ch.id, ch.column, value))

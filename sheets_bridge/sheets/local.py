@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from sheets_bridge.core.cells import (
@@ -226,14 +226,14 @@ class LocalSheet:
         changes: Iterable[CellChange],
         author: str | None = None,
         *,
-        keep_typed: bool = False,
+        keep_typed: Collection[str] = (),
         dry_run: bool = False,
     ) -> EditResult:
         """Apply people's cell changes in one transaction; the one door for every human write.
 
         A change whose ``expected`` differs from what the cell holds is a conflict and is left
-        alone; cells already holding the value are not rewritten; with ``keep_typed`` a cell that
-        holds a non-empty value is kept (and reported) rather than replaced. Every applied change
+        alone; cells already holding the value are not rewritten; a cell of a ``keep_typed``
+        column that holds a value is kept (and reported) rather than replaced. Every applied change
         is logged with ``author`` and the result's ``action`` id. Raises SheetError, applying
         nothing, for an unknown row or column. ``dry_run`` reports without writing.
         """
@@ -254,7 +254,7 @@ class LocalSheet:
         author: str | None,
         result: EditResult,
         *,
-        keep_typed: bool = False,
+        keep_typed: Collection[str] = (),
         undoes: str | None = None,
     ) -> None:
         header = {n for (n,) in db.execute("SELECT name FROM header")}
@@ -282,7 +282,7 @@ class LocalSheet:
                         }
                     )
                 continue
-            if keep_typed and not ch.append and old.strip():
+            if ch.column in keep_typed and not ch.append and old.strip():
                 result.kept.append({"id": ch.id, "column": ch.column, "current": old, "value": new})
                 continue
             self._set(db, ch.id, {ch.column: value})

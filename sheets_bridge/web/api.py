@@ -2,7 +2,12 @@
 edits for the pages.
 
 Every route needs ``Authorization: Bearer <token>``. Errors are ``{"error": message}`` with 400
-(bad JSON or field), 401 (token), 404 (unknown job or route), 409 (a job is already running).
+(bad JSON or field), 401 (token), 404 (unknown job or route), 409 (a job is already running, or a
+cell changed since the page read it: the body says what it holds now), 428 (a bulk edit over
+``BULK_CONFIRM`` rows without ``"confirm": true``).
+
+Cell edits are compare-and-set (:meth:`sheets_bridge.sheets.Sheet.compare_and_set`): each edit may
+carry ``expected``, what the page showed; a cell that holds something else now is not written.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sheets_bridge.core.labels import normalize
 from sheets_bridge.core.schema import NOTE, OVERRIDE, SHEET_SPLITS
 from sheets_bridge.loop.jobs import Jobs
 from sheets_bridge.loop.presets import check_preset
+from sheets_bridge.sheets import CellChange, EditLog, EditResult
 from sheets_bridge.web import security
 from sheets_bridge.web.data import sheet_link
 from sheets_bridge.web.errors import ApiError
@@ -25,6 +31,8 @@ api = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_EDITS = 20_000
 MAX_NOTE = 2_000
+#: An edit touching more rows than this (one lasso) must say ``"confirm": true``.
+BULK_CONFIRM = 20
 
 
 def jobs() -> Jobs:
@@ -153,10 +161,10 @@ def editable_columns(ws) -> tuple[str, ...]:
     return ws.schema.editable
 
 
-def _check_edit(ws, item: Any, n: int) -> tuple[str, str, str, bool]:
+def _check_edit(ws, item: Any, n: int) -> CellChange:
     if not isinstance(item, dict):
         raise ApiError(400, f"edits[{n}] must be an object with id, column and value")
-    unknown = sorted(set(item) - {"id", "column", "value", "append"})
+    unknown = sorted(set(item) - {"id", "column", "value", "append", "expected"})
     if unknown:
         raise ApiError(400, f"edits[{n}]: unknown field(s) {', '.join(unknown)}")
     rid, column, value = item.get("id"), item.get("column"), item.get("value", "")
@@ -171,6 +179,9 @@ def _check_edit(ws, item: Any, n: int) -> tuple[str, str, str, bool]:
         value = ""
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ApiError(400, f"edits[{n}]: value must be a string")
+    expected = item.get("expected")
+    if expected is not None and not isinstance(expected, (str, int, float)):
+        raise ApiError(400, f"edits[{n}]: expected must be the text the cell showed")
     value = str(value).strip()
     append = item.get("append", False) is True
     if append and column != NOTE:
@@ -190,57 +201,95 @@ def _check_edit(ws, item: Any, n: int) -> tuple[str, str, str, bool]:
                 400,
                 f"{rid} {column}: {vote.reason}; type one of {shown}, x (remove), ? (unsure) or nothing",
             )
-    return rid, column, value, append
+    return CellChange(
+        rid, column, value, expected=None if expected is None else str(expected), append=append
+    )
+
+
+def _answer(result: EditResult, asked: list[CellChange] | None = None):
+    """200 with what changed, or 409 when a cell had changed since the page read it."""
+    now = {(a["id"], a["column"]): a["new"] for a in result.applied}
+    now.update({(c["id"], c["column"]): c["current"] for c in result.conflicts + result.kept})
+    if asked is None:
+        cells = [(r, c, v) for (r, c), v in now.items()]
+    else:
+        cells = [(c.id, c.column, str(c.value)) for c in asked]
+    payload: dict[str, Any] = {
+        **result.as_dict(),
+        "edits": [{"id": r, "column": c, "value": now.get((r, c), v)} for r, c, v in cells],
+    }
+    if result.conflicts:
+        first = result.conflicts[0]
+        payload["error"] = (
+            f"{len(result.conflicts)} cell(s) changed since you looked (e.g. {first['id']} "
+            f"{first['column']} now holds {first['current']!r}); they were left alone: "
+            "check them and edit again"
+        )
+        return jsonify(payload), 409
+    return jsonify(payload)
+
+
+def _author(data: dict[str, Any]) -> str:
+    author = data.get("author") or "web"
+    if not isinstance(author, str) or len(author) > 100:
+        raise ApiError(400, "author must be a short string")
+    return author
 
 
 @api.post("/edit")
 def edit():
-    """Set cells: ``{"edits": [{"id", "column", "value", "append"?}], "author"?}``."""
+    """Set cells: ``{"edits": [{"id", "column", "value", "expected"?, "append"?}], "author"?,
+    "bulk"?, "confirm"?, "force"?}``.
+
+    ``bulk`` (a UMAP action) keeps cells that already hold a value and reports them, unless
+    ``force``; more than :data:`BULK_CONFIRM` rows need ``confirm``.
+    """
     ws = g.ws
-    data = body(("edits", "author"))
+    data = body(("edits", "author", "bulk", "confirm", "force"))
     edits = data.get("edits")
     if not isinstance(edits, list) or not edits:
         raise ApiError(400, "edits must be a non-empty list of {id, column, value}")
     if len(edits) > MAX_EDITS:
         raise ApiError(400, f"at most {MAX_EDITS} edits per request")
-    author = data.get("author") or "web"
-    if not isinstance(author, str) or len(author) > 100:
-        raise ApiError(400, "author must be a short string")
-    checked = [_check_edit(ws, item, n) for n, item in enumerate(edits)]
-    sheet = ws.sheet()
-    if any(append for *_, append in checked):
-        current = sheet.read().by_id()
-        checked = [
-            (
-                rid,
-                col,
-                _appended(current.get(rid, {}).get(col, ""), value) if append else value,
-                False,
-            )
-            for rid, col, value, append in checked
-        ]
-    cells = [(rid, col, value) for rid, col, value, _ in checked]
+    author = _author(data)
+    changes = [_check_edit(ws, item, n) for n, item in enumerate(edits)]
+    rows = len({c.id for c in changes})
+    if rows > BULK_CONFIRM and data.get("confirm") is not True:
+        raise ApiError(
+            428,
+            f'this edit changes {rows} rows; send it again with "confirm": true to apply it',
+            rows=rows,
+        )
+    # A bulk action keeps what people typed (annotators, override, note); subset is the model's
+    # value until someone moves the image, so moving many images at once replaces it.
+    bulk = data.get("bulk") is True and data.get("force") is not True
+    keep_typed = ws.schema.human_columns if bulk else ()
     try:
-        changed = sheet.edit(cells, author=author)
+        result = ws.sheet().compare_and_set(changes, author, keep_typed=keep_typed)
     except SheetError as exc:
         raise ApiError(400, str(exc)) from None
-    return jsonify(
-        {"changed": changed, "edits": [{"id": r, "column": c, "value": v} for r, c, v in cells]}
-    )
+    return _answer(result, changes)
 
 
-def _appended(old: str, new: str) -> str:
-    old = old.strip()
-    if not new or new in [p.strip() for p in old.split(";")]:
-        return old
-    return f"{old}; {new}" if old else new
+@api.post("/undo")
+def undo():
+    """Take back the last action of ``author`` (``{"author"}``); cells changed since are kept."""
+    data = body(("author",))
+    sheet = _edit_log(g.ws)
+    try:
+        result = sheet.undo(_author(data))
+    except SheetError as exc:
+        raise ApiError(404, str(exc)) from None
+    return _answer(result)
 
 
 # -- the local grid's data ---------------------------------------------------------------------
-def _local_sheet(ws):
-    if ws.remote_sheet:
+def _edit_log(ws) -> EditLog:
+    """The workspace's sheet when it keeps an edit log (the local one); Google keeps its own."""
+    sheet = None if ws.remote_sheet else ws.sheet()
+    if not isinstance(sheet, EditLog):
         raise ApiError(404, f"this workspace's sheet is in Google Sheets: {sheet_link(ws)}")
-    return ws.sheet()  # the embedded sheet: edits with an edit log
+    return sheet
 
 
 #: Not sent to the grid: it draws the image from the id and does not need the formula or URL.
@@ -251,7 +300,7 @@ _GRID_SKIP = ("image", "url")
 def sheet_rows():
     """All rows as ``{"columns": [...], "rows": [[...], ...]}`` (arrays: half the bytes of objects)."""
     ws = g.ws
-    sheet = _local_sheet(ws)
+    sheet = _edit_log(ws)
     log = sheet.edit_log(0)
     records = sheet.records()
     columns = ["id", *[c for c in sheet.header() if c not in ("id", *_GRID_SKIP)]]
@@ -274,7 +323,7 @@ def sheet_edits():
         since = int(request.args.get("since", "0"))
     except ValueError:
         raise ApiError(400, "since must be an integer") from None
-    log = _local_sheet(g.ws).edit_log(since)
+    log = _edit_log(g.ws).edit_log(since)
     return jsonify(
         {
             "seq": log[-1]["seq"] if log else since,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from sheets_bridge.core.errors import BridgeError, JobConflict
@@ -49,9 +49,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(JobConflict)
     def _conflict(exc: JobConflict) -> Response:
-        from sheets_bridge.web.api import jobs
-
-        return _respond(409, str(exc), {"job": jobs().get(exc.running_id)})
+        jobs = current_app.extensions["sheets_bridge.loop.jobs"]
+        return _respond(409, str(exc), {"job": jobs.get(exc.running_id)})
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -36,8 +36,39 @@
       }
       return data;
     },
-    edit(edits) {
-      return sb.api("POST", "/api/edit", { edits, author: sb.author() });
+    // Cell edits are compare-and-set: each edit says what the page showed (`expected`); a cell
+    // changed since answers 409 with what it holds now. `options` adds bulk/confirm/force.
+    edit(edits, options) {
+      return sb.api("POST", "/api/edit", Object.assign({ edits, author: sb.author() }, options || {}));
+    },
+    // A bulk edit over the server's threshold answers 428: ask, then send it again confirmed.
+    async editConfirmed(edits, options) {
+      try {
+        return await sb.edit(edits, options);
+      } catch (e) {
+        if (e.status !== 428) throw e;
+        if (!window.confirm("Change " + e.data.rows + " rows? (Undo takes it back.)")) return null;
+        return sb.edit(edits, Object.assign({}, options, { confirm: true }));
+      }
+    },
+    // Takes back this author's last action; cells changed since stay as they are (409).
+    async undo() {
+      try {
+        return await sb.api("POST", "/api/undo", { author: sb.author() });
+      } catch (e) {
+        if (e.status === 409 && e.data) return e.data;
+        throw e;
+      }
+    },
+    // "3 changed, 1 kept (typed by someone), 2 changed since you looked (left alone)".
+    summary(result) {
+      const parts = [result.changed + " cell(s) changed"];
+      if (result.kept && result.kept.length) parts.push(result.kept.length + " typed by someone kept (Force replaces them)");
+      if (result.conflicts && result.conflicts.length) {
+        const c = result.conflicts[0];
+        parts.push(result.conflicts.length + " changed since you looked, left alone (" + c.id + " " + c.column + " holds \"" + c.current + "\")");
+      }
+      return parts.join(", ");
     },
     toast(text, kind) {
       const el = document.getElementById("toast");

@@ -67,19 +67,40 @@
     return col;
   }
 
+  function text(v) {
+    return v === null || v === undefined ? "" : String(v);
+  }
+
   async function save(cell) {
     const row = cell.getRow().getData();
     const column = cell.getField();
-    const value = cell.getValue() === null || cell.getValue() === undefined ? "" : String(cell.getValue());
+    const value = text(cell.getValue());
     editing = null;
     try {
-      const result = await sb.edit([{ id: row.id, column, value }]);
+      // What the cell showed before this edit: the server writes only if it still holds that.
+      const result = await sb.edit([{ id: row.id, column, value, expected: text(cell.getOldValue()) }]);
       const written = result.edits[0].value;
       if (written !== value) cell.setValue(written, false);
       cell.getElement().classList.add("saved");
       setTimeout(() => cell.getElement() && cell.getElement().classList.remove("saved"), 1200);
     } catch (e) {
-      cell.restoreOldValue();
+      if (e.status === 409 && e.data && e.data.conflicts.length) {
+        const c = e.data.conflicts[0];
+        cell.setValue(c.current, false); // show what a colleague typed meanwhile
+        sb.toast("not saved: " + c.id + " " + c.column + " was changed to \"" + c.current + "\" meanwhile; edit again to replace it", "error");
+      } else {
+        cell.restoreOldValue();
+        sb.toast(e.message, "error");
+      }
+    }
+  }
+
+  async function undo() {
+    try {
+      const result = await sb.undo();
+      for (const a of result.applied) table.updateData([{ id: a.id, [a.column]: a.new }]);
+      sb.toast("undone: " + sb.summary(result), result.conflicts.length ? "error" : "");
+    } catch (e) {
       sb.toast(e.message, "error");
     }
   }
@@ -163,6 +184,12 @@
       typing = setTimeout(applyFilters, 150);
     });
     document.getElementById("only-issues").addEventListener("change", applyFilters);
+    const undoButton = document.createElement("button");
+    undoButton.type = "button";
+    undoButton.id = "undo";
+    undoButton.textContent = "Undo my last edit";
+    undoButton.addEventListener("click", undo);
+    document.getElementById("only-issues").closest("label").after(undoButton);
     setTimeout(poll, POLL_MS);
   }
 

@@ -104,25 +104,76 @@
       sb.toast("none of the selected images has a sheet row (label_book, test or removed)", "error");
       return;
     }
-    const edits = rows.map((i) => Object.assign({ id: d.id[i], column, value }, options || {}));
+    // What the view showed is what each cell is expected to hold (notes are appended instead).
+    const edits = rows.map((i) => {
+      const e = Object.assign({ id: d.id[i], column, value }, options || {});
+      if (column === "override") e.expected = d.override[i] || "";
+      return e;
+    });
     try {
-      const result = await sb.edit(edits);
-      const written = new Map(result.edits.map((e) => [e.id, e.value]));
-      for (const i of rows) {
-        const v = written.get(d.id[i]);
-        if (column === "override") {
-          d.override[i] = v;
-          d.decision[i] = decision(v, d.label[i]);
-        } else if (column === "subset") {
-          d.subset[i] = v;
-        } else if (column === "note") {
-          d.note[i] = v;
+      let result = null;
+      try {
+        result = await sb.editConfirmed(edits, { bulk: true });
+      } catch (e) {
+        if (e.status !== 409 || !e.data) throw e;
+        result = e.data; // some cells had changed: the rest were saved; show both
+      }
+      if (!result) return; // not confirmed
+      apply(column, rows, result);
+      sb.toast(sb.summary(result) + (skipped ? ", " + skipped + " image(s) without a sheet row skipped" : ""),
+        result.conflicts.length || result.kept.length ? "error" : "");
+      // Cells someone had typed are kept unless the person says, seeing how many, to replace them.
+      if (result.kept.length && window.confirm(result.kept.length + " of these cells hold a value someone typed. Replace them too?")) {
+        const again = result.kept.map((k) => ({ id: k.id, column, value, expected: k.current }));
+        const forced = await sb.editConfirmed(again, { bulk: true, force: true });
+        if (forced) {
+          apply(column, rows, forced);
+          sb.toast(sb.summary(forced));
+        }
+      }
+    } catch (e) {
+      sb.toast(e.message, "error");
+    }
+  }
+
+  // Show what each cell holds after an action (the new value, or what someone else typed).
+  function apply(column, rows, result) {
+    const d = source.data;
+    const written = new Map(result.edits.map((e) => [e.id, e.value]));
+    for (const i of rows) {
+      if (!written.has(d.id[i])) continue;
+      const v = written.get(d.id[i]);
+      if (column === "override") {
+        d.override[i] = v;
+        d.decision[i] = decision(v, d.label[i]);
+      } else if (column === "subset") {
+        d.subset[i] = v;
+      } else if (column === "note") {
+        d.note[i] = v;
+      }
+    }
+    source.change.emit();
+    onSelect(selected);
+    drawLegend(document.getElementById("colour").value);
+  }
+
+  async function undo() {
+    try {
+      const result = await sb.undo();
+      const d = source.data;
+      const index = new Map(d.id.map((id, i) => [id, i]));
+      for (const a of result.applied) {
+        const i = index.get(a.id);
+        if (i === undefined) continue;
+        if (a.column === "override") {
+          d.override[i] = a.new;
+          d.decision[i] = decision(a.new, d.label[i]);
+        } else if (a.column === "note") {
+          d.note[i] = a.new;
         }
       }
       source.change.emit();
-      onSelect(selected);
-      drawLegend(document.getElementById("colour").value);
-      sb.toast(result.changed + " cell(s) changed" + (skipped ? ", " + skipped + " image(s) without a sheet row skipped" : ""));
+      sb.toast("undone: " + sb.summary(result), result.conflicts.length ? "error" : "");
     } catch (e) {
       sb.toast(e.message, "error");
     }
@@ -136,6 +187,12 @@
     document.getElementById("act-clear").addEventListener("click", () => act("override", ""));
     document.getElementById("act-val").addEventListener("click", () => act("subset", "val"));
     document.getElementById("act-train").addEventListener("click", () => act("subset", "train"));
+    const undoButton = document.createElement("button");
+    undoButton.type = "button";
+    undoButton.id = "act-undo";
+    undoButton.textContent = "Undo my last action";
+    undoButton.addEventListener("click", undo);
+    document.getElementById("act-clear").after(undoButton);
     document.getElementById("act-note").addEventListener("click", () => {
       const text = document.getElementById("note-text").value.trim();
       if (text) act("note", text, { append: true });
