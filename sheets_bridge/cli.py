@@ -359,7 +359,8 @@ def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
     """Print the whole sheet."""
     from sheets_bridge.loop.sheet_csv import render
 
-    text = render(_open(workspace).sheet().read(), fmt)
+    ws = _open(workspace)
+    text = render(ws.sheet().read(), fmt, ws.schema)
     if output:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}")
@@ -376,16 +377,55 @@ def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
 @click.option("--author", default=None, help="Who made these edits (kept in the edit log).")
-def sheet_update(workspace: Path, csv_path: Path, author: str | None) -> None:
-    """Apply the human columns of a CSV (matched by id) to the sheet."""
+@click.option("--dry-run", is_flag=True, help="Show what would change and every conflict.")
+def sheet_update(workspace: Path, csv_path: Path, author: str | None, dry_run: bool) -> None:
+    """Apply the human columns of a CSV (matched by id) to the sheet.
+
+    Export with `sheet show --format csv`, edit, import: only the cells you edited are written,
+    and a cell a teammate changed after your export is reported and left alone.
+    """
     from sheets_bridge.loop.sheet_csv import update_from_csv
 
     ws = _open(workspace)
-    click.echo(
-        update_from_csv(
-            ws.sheet(), ws.schema, csv_path, author=author or os.environ.get("USER")
-        ).describe()
+    report = update_from_csv(
+        ws.sheet(), ws.schema, csv_path, author=author or _user(), dry_run=dry_run
     )
+    click.echo(report.describe())
+
+
+@sheet.command("undo")
+@workspace_option
+@click.option("--author", default=None, help="Whose last action to undo (default: $USER).")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone.")
+def sheet_undo(workspace: Path, author: str | None, dry_run: bool) -> None:
+    """Undo a person's last edit action (a CSV import, a grid edit, a UMAP action).
+
+    Cells changed since that action keep their value and are listed.
+    """
+    from sheets_bridge.sheets import EditLog
+
+    ws = _open(workspace)
+    sheet = ws.sheet()
+    if not isinstance(sheet, EditLog):
+        raise click.ClickException(
+            "undo needs the local sheet's edit log; in Google Sheets use Edit > Undo or the "
+            "version history"
+        )
+    who = author or _user()
+    result = sheet.undo(who, dry_run=dry_run)
+    verb = "would restore" if dry_run else "restored"
+    click.echo(f"{verb} {result.changed} cell(s) of {who}'s last action")
+    for a in result.applied:
+        click.echo(f"  {a['id']} {a['column']}: {a['old']!r} -> {a['new']!r}")
+    for c in result.conflicts:
+        click.echo(
+            f"  kept {c['id']} {c['column']}: changed since to {c['current']!r} (undo would set "
+            f"{c['value']!r})"
+        )
+
+
+def _user() -> str | None:
+    return os.environ.get("USER") or os.environ.get("USERNAME")
 
 
 @main.command()

@@ -111,22 +111,18 @@ def test_pull_applies_override_majority_moves_and_reports_invalid_cells(workspac
     assert again.version is None and Workspace(ws.root).current.name == "v0002"
 
 
-def test_sheet_update_reports_unknown_ids_columns_and_ignores_model_columns(workspace, tmp_path):
+def test_sheet_update_reports_unknown_ids_and_ignores_model_columns(workspace, tmp_path):
     loop.push(workspace)
     csv = edit_csv(
         tmp_path,
         [
-            {"id": "train-i-000", "annotator_2": "i", "label": "iv", "colour": "red"},
-            {"id": "ghost", "annotator_2": "i", "label": "", "colour": ""},
+            {"id": "train-i-000", "annotator_2": "i", "label": "iv"},
+            {"id": "ghost", "annotator_2": "i", "label": ""},
         ],
     )
     report = update_from_csv(workspace.sheet(), workspace.schema, csv)
     assert (report.changed, report.rows) == (1, 1)
-    assert (
-        report.unknown_ids == ["ghost"]
-        and report.unknown_columns == ["colour"]
-        and report.ignored_columns == ["label"]
-    )
+    assert report.unknown_ids == ["ghost"] and report.ignored_columns == ["label"]
     assert workspace.sheet().read().by_id()["train-i-000"]["label"] == "i"
 
 

@@ -39,3 +39,14 @@ class JobConflict(BridgeError):
     def __init__(self, running_id: str):
         self.running_id = running_id
         super().__init__(f"job {running_id} is still running; wait for it to finish")
+
+
+class CsvError(SheetError):
+    """A CSV file given to `sheet update` cannot be imported; nothing of it was applied."""
+
+    def __init__(self, path: object, line: int | None, problem: str):
+        self.path, self.line, self.problem = path, line, problem
+        where = f"{path}, line {line}" if line else f"{path}"
+        super().__init__(
+            f"{where}: {problem}; fix the file and import it again (nothing was applied)"
+        )
