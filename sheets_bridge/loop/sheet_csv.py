@@ -56,10 +56,15 @@ def render(table: SheetTable, fmt: str = "csv", schema: Schema | None = None) ->
     editable = tuple(c for c in editable_columns(schema) if c in table.header) if schema else ()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    # With "\n" line ends the csv module leaves a lone "\r" unquoted, and readers then see a
+    # line break there: rows holding one are written fully quoted.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow([*table.header, BASE] if schema else table.header)
     for r in table.rows:
         cells = [r.get(c, "") for c in table.header]
-        writer.writerow([*cells, base_of(r, editable)] if schema else cells)
+        if schema:
+            cells.append(base_of(r, editable))
+        (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
     return out.getvalue()
 
 
@@ -123,7 +128,8 @@ def parse_csv(path: Path) -> _Parsed:
     more or fewer cells than the header, an unclosed quote, a repeated id or column, an
     over-long cell, or a bad ``_base`` cell."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:  # keep "\r" inside cells
+            text = fh.read()
     except UnicodeDecodeError as exc:
         raise CsvError(
             path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
