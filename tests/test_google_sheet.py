@@ -325,3 +325,25 @@ def test_an_image_formula_is_the_only_formula_sent(api, make_sheet):
     assert [
         c["userEnteredValue"] for f in formulas for row in f["rows"] for c in row["values"]
     ] == [{"formulaValue": '=IMAGE("http://h/a")'}]
+
+
+def test_compare_and_set_reports_a_cell_a_person_typed_and_leaves_it(api, spreadsheet, make_sheet):
+    from sheets_bridge.sheets import CellChange
+
+    sheet = make_sheet("images")
+    push(sheet, model_rows(4))
+    api.people(spreadsheet, "images").type("img-00001", "override", "iii")
+    result = sheet.compare_and_set(
+        [
+            CellChange("img-00001", "override", "x", expected=""),
+            CellChange("img-00002", "override", "x", expected=""),
+            CellChange("img-00003", "note", "blurry", append=True),
+        ],
+        "ana",
+    )
+    assert result.conflicts == [
+        {"id": "img-00001", "column": "override", "expected": "", "current": "iii", "value": "x"}
+    ]
+    rows = sheet.read().by_id()
+    assert rows["img-00001"]["override"] == "iii" and rows["img-00002"]["override"] == "x"
+    assert rows["img-00003"]["note"] == "blurry" and result.changed == 2
