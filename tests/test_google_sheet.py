@@ -347,3 +347,17 @@ def test_compare_and_set_reports_a_cell_a_person_typed_and_leaves_it(api, spread
     rows = sheet.read().by_id()
     assert rows["img-00001"]["override"] == "iii" and rows["img-00002"]["override"] == "x"
     assert rows["img-00003"]["note"] == "blurry" and result.changed == 2
+
+
+def test_a_push_keeps_a_subset_a_person_typed_after_the_push_read_the_sheet(
+    api, spreadsheet, make_sheet
+):
+    sheet = make_sheet("images")
+    push(sheet, model_rows(4))
+    api.people(spreadsheet, "images").type("img-00001", "subset", "val")  # after the push's read
+    change = writes(sheet, {"img-00001": {"subset": "train"}, "img-00002": {"subset": "train"}})
+    change.expected = {"img-00001": {"subset": "train"}, "img-00002": {"subset": "train"}}
+    kept = sheet.write(change)
+    rows = sheet.read().by_id()
+    assert rows["img-00001"]["subset"] == "val" and rows["img-00002"]["subset"] == "train"
+    assert kept == [{"id": "img-00001", "column": "subset", "current": "val"}]

@@ -68,6 +68,7 @@ from sheets_bridge.sheets.gridplan import (
     grid_from_spreadsheet,
     grid_from_values,
     json_size,
+    keep_typed_cells,
     layout_matches,
     pack,
     plan_write,
@@ -228,8 +229,12 @@ class GoogleSheet:
                 raise
         return table(grid_from_values(self.title, data.get("values", [])))
 
-    def write(self, change: SheetWrite) -> None:
-        """Apply a push or pull (see the module docstring for the requests it makes)."""
+    def write(self, change: SheetWrite) -> list[dict[str, str]]:
+        """Apply a push or pull (see the module docstring for the requests it makes).
+
+        The write reads the grid again first: a cell of ``change.expected`` that a person changed
+        since the caller's read keeps the person's value. Returns those cells.
+        """
         with self._errors():
             grid = self._read_grid()
             if grid is None:
@@ -238,10 +243,12 @@ class GoogleSheet:
                 if grid is None:
                     raise SheetError(f"the worksheet {self.title!r} could not be created")
             first = grid
+            change, kept = keep_typed_cells(grid, change)
             grid, plan = self._apply(
                 grid, plan_write(grid, change), lambda g: plan_write(g, change)
             )
             self._finish(first, grid, plan, change)
+            return kept
 
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
         """Set cells ``(id, column, value)`` outright; values are written raw.

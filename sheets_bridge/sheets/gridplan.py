@@ -13,7 +13,7 @@ import math
 import numbers
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sheets_bridge.core.cells import Cell, Formula, SheetWrite
 from sheets_bridge.core.errors import SheetError
@@ -221,6 +221,29 @@ def check_grid(grid: Grid) -> None:
             f"the worksheet {grid.title!r} has several rows with the same id: "
             f"{', '.join(dup[:20])}{more}; delete the extra rows, then try again"
         )
+
+
+def keep_typed_cells(grid: Grid, change: SheetWrite) -> tuple[SheetWrite, list[dict[str, str]]]:
+    """``change`` without the cells of ``change.expected`` that the grid shows changed (a person
+    typed them after the writer read the sheet), and those cells."""
+    if not change.expected:
+        return change, []
+    col = {n: i for i, n in enumerate(grid.header) if n}
+    row = {rid: r for r, rid in enumerate(grid.ids(), start=1) if rid}
+    kept: list[dict[str, str]] = []
+    updates = dict(change.updates)
+    for rid, guarded in change.expected.items():
+        if rid not in updates or rid not in row:
+            continue
+        cells = dict(updates[rid])
+        for name, want in guarded.items():
+            if name in cells and name in col:
+                now = grid.cell(row[rid], col[name])
+                if now.strip() != want.strip():
+                    kept.append({"id": rid, "column": name, "current": now})
+                    del cells[name]
+        updates[rid] = cells
+    return replace(change, updates=updates), kept
 
 
 def plan_write(grid: Grid, change: SheetWrite) -> Plan:
