@@ -37,15 +37,26 @@ def test_unsure_and_empty_are_no_votes():
 
 
 @pytest.mark.parametrize("bad", ["vij", "=1+1", "12"])
-def test_invalid_cells_are_reported_and_never_counted(bad):
+def test_a_typo_blocks_the_row_instead_of_letting_the_other_vote_decide(bad):
     d = decide(row(bad, "iii"), "ii", ANN, ROMAN_CLASSES)
-    assert d.action == "relabel" and d.label == "iii"
-    assert any(bad in i for i in d.invalid) and "invalid annotator_1" in d.status
+    assert d.action == "blocked" and d.label is None and d.consensus == ""
+    assert any(bad in i for i in d.invalid)
+    assert d.status == f"blocked: annotator_1 typed {bad!r} which is not a class; fix it"
 
 
-def test_invalid_override_falls_back_to_annotators_and_is_reported():
+def test_an_invalid_override_blocks_the_annotator_majority_and_is_named():
     d = decide(row("iii", "iii", override="tree"), "ii", ANN, ROMAN_CLASSES)
-    assert d.action == "relabel" and "override" in d.status
+    assert d.action == "blocked" and d.status.startswith("blocked: override typed 'tree'")
+
+
+def test_a_valid_override_still_decides_a_row_with_a_typo_and_reports_it():
+    d = decide(row("vij", "iv", override="iii"), "ii", ANN, ROMAN_CLASSES)
+    assert (d.action, d.label) == ("relabel", "iii") and "invalid annotator_1" in d.status
+
+
+def test_a_typo_without_any_valid_vote_decides_nothing_and_is_reported():
+    d = decide(row("vij"), "ii", ANN, ROMAN_CLASSES)
+    assert d.action == "none" and "invalid annotator_1: unknown label 'vij'" in d.status
 
 
 def test_nothing_typed_means_no_decision():

@@ -84,6 +84,10 @@ def check(decision, row, current, classes):
     ]
     assert sorted(i.split(":")[0] for i in decision.invalid) == sorted(invalid)
     assert isinstance(decision.status, str)
+    cast = [normalize(row.get(a, ""), classes).kind in ("label", "remove") for a in ANN]
+    if invalid and any(cast) and override.kind not in ("label", "remove"):
+        # a typo never lets the other annotators decide the row
+        assert decision.action == "blocked" and decision.status.startswith("blocked: ")
 
 
 @given(st.lists(cells(), max_size=5), st.sampled_from(CLASS_SETS))
@@ -117,6 +121,6 @@ def test_crowdlab_never_applies_an_invalid_value_and_override_wins(sheet, seed, 
         d = result.decisions[row["id"]]
         check(d, row, labels[row["id"]], classes)
         majority = decide(row, labels[row["id"]], ANN, classes)
-        if majority.rule == "override" or majority.action == "none":
+        if majority.rule == "override" or majority.action in ("none", "blocked"):
             assert d == majority
     assert all(0 <= q <= 1 for q in result.quality.values())

@@ -6,7 +6,8 @@ out-of-fold probabilities as one more, weighted, opinion. Here it only replaces 
 *label* votes; everything else follows :func:`~sheets_bridge.core.consensus.decide` exactly:
 
 - a valid ``override`` always wins;
-- invalid cells are reported and never applied;
+- invalid cells are reported and never applied, and a row with one is ``blocked`` unless a valid
+  override decides it (see :mod:`sheets_bridge.core.consensus`);
 - rows with a remove vote (``x``) are decided by majority: the model has no probability for
   "this image is junk", so it cannot weigh in;
 - rows with no label vote are ``none``.
@@ -32,9 +33,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from sheets_bridge.core.consensus import Decision, decide
-from sheets_bridge.core.labels import normalize
+from sheets_bridge.core.consensus import Decision, decide_votes
 from sheets_bridge.core.schema import KEY
+from sheets_bridge.core.votes import read_votes
 
 #: Rows with >= 1 label vote CROWDLAB needs. Annotator weights are agreement rates over the rows
 #: they share; below about 20 rows one disagreement moves a weight by 5 points or more, which is
@@ -96,7 +97,7 @@ def _clean_probs(p: np.ndarray) -> np.ndarray:
 
 def _with_rule(d: Decision, note: str) -> Decision:
     """A majority decision whose rule also says why CROWDLAB did not decide it."""
-    if d.action in ("none",) or d.rule == "override" or not note:
+    if d.action in ("none", "blocked") or d.rule == "override" or not note:
         return d
     return replace(d, rule=f"{d.rule}, {note}")
 
@@ -131,8 +132,9 @@ def crowdlab(
         rid = str(row.get(KEY, ""))
         if rid not in labels or rid in base:
             continue
-        base[rid] = decide(row, labels[rid], annotators, classes)
-        cast = {a: normalize(row.get(a, ""), classes) for a in annotators}
+        rv = read_votes(row, annotators, classes)
+        base[rid] = decide_votes(rv, labels[rid])
+        cast = rv.votes
         votes[rid] = {a: index[v.label] for a, v in cast.items() if v.kind == "label"}
         if any(v.kind == "remove" for v in cast.values()):
             has_remove.add(rid)
@@ -198,8 +200,8 @@ def crowdlab(
     posterior: dict[str, float] = {}
     row_of = {r: i for i, r in enumerate(ids)}
     for rid, d in base.items():
-        if d.rule == "override" or d.action == "none":
-            decisions[rid] = d
+        if d.rule == "override" or d.action in ("none", "blocked"):
+            decisions[rid] = d  # a typo blocks the row whatever the weights say
         elif rid in has_remove:
             decisions[rid] = d  # remove votes: majority (the model cannot vote "junk")
         elif rid not in row_of:
