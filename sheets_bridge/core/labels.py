@@ -34,6 +34,16 @@ _REMOVE_WORDS = {"remove", "delete", "drop", "junk", "del", "rm"}
 _UNSURE_WORDS = {"?", "unsure", "skip", "??"}
 
 
+#: Unicode's Roman numeral characters (U+2160..U+217F: Ⅰ..Ⅿ, ⅰ..ⅿ, and the old forms). NFKC folds
+#: them to letters, so ``ⅹ`` (small ten) would become the remove mark ``x``: they are matched as
+#: numerals instead and never remove.
+ROMAN_NUMERALS = range(0x2160, 0x2180)
+
+
+def _is_roman(text: str) -> bool:
+    return any(ord(c) in ROMAN_NUMERALS for c in text)
+
+
 def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES) -> Vote:
     """Parse one human cell.
 
@@ -45,31 +55,45 @@ def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES)
     'invalid'
 
     Class names are compared case-insensitively after Unicode NFKC folding (so the Roman numeral
-    characters U+2160.. become plain letters). Arabic digits map to the class at that position
-    when the classes are Roman numerals. A lone lower-case ``x`` always means *remove*
-    (see ``REMOVE_MARK``); the class ``x`` is typed ``X``, ``10`` or ``ten``.
+    characters U+2160..U+217F become plain letters, and always mean the numeral: ``ⅹ`` and ``Ⅹ``
+    are the class ``x``). Arabic digits map to the class at that position when the classes are
+    Roman numerals. Only a lone ASCII lower-case ``x`` means *remove* (see ``REMOVE_MARK``); the
+    class ``x`` is typed ``X``, ``10``, ``ten`` or ``Ⅹ``; look-alikes such as a full-width ``ｘ``
+    are refused rather than guessed.
 
-    >>> normalize("x").kind, normalize("X").label
-    ('remove', 'x')
+    >>> normalize("x").kind, normalize("X").label, normalize("\u2179").label
+    ('remove', 'x', 'x')
     """
     text = "" if raw is None else str(raw)
-    cleaned = unicodedata.normalize("NFKC", text).strip()
+    stripped = text.strip()
+    if stripped == REMOVE_MARK:
+        return Vote("remove", raw=text)
+    cleaned = unicodedata.normalize("NFKC", stripped).strip()
     if not cleaned:
         return Vote("empty", raw=text)
     low = cleaned.lower()
+    names = {c.lower(): c for c in classes}
+    if _is_roman(stripped):
+        # a numeral character is a numeral: its class or nothing, never a mark
+        if low in names:
+            return Vote("label", names[low], raw=text)
+        return Vote("invalid", raw=text, reason=f"unknown label {stripped!r}")
     if low in _UNSURE_WORDS:
         return Vote("unsure", raw=text)
     if low in _REMOVE_WORDS:
         return Vote("remove", raw=text)
     if cleaned == REMOVE_MARK:
-        return Vote("remove", raw=text)
-    names = {c.lower(): c for c in classes}
+        return Vote(
+            "invalid",
+            raw=text,
+            reason=f"{stripped!r} looks like x: type a plain x to remove, or X for the class x",
+        )
     if low == "ten" and "x" in names:
         return Vote("label", names["x"], raw=text)
     if low in names:
         return Vote("label", names[low], raw=text)
-    if low.isdigit() and set(names) <= set(ROMAN_CLASSES):
+    if low.isascii() and low.isdigit() and set(names) <= set(ROMAN_CLASSES):
         n = int(low)
         if 1 <= n <= len(ROMAN_CLASSES) and ROMAN_CLASSES[n - 1] in names:
             return Vote("label", names[ROMAN_CLASSES[n - 1]], raw=text)
-    return Vote("invalid", raw=text, reason=f"unknown label {text.strip()!r}")
+    return Vote("invalid", raw=text, reason=f"unknown label {stripped!r}")
