@@ -210,12 +210,17 @@ def push(workspace: Path) -> None:
 @click.option(
     "--augment", "then_augment", is_flag=True, help="Then add augmented images within the budget."
 )
-def pull(workspace: Path, then_augment: bool) -> None:
+@click.option(
+    "--dry-run", is_flag=True, help="Show the relabels, removals and moves; write nothing."
+)
+@click.option("--yes", is_flag=True, help="Confirm a pull that removes more than max_remove_share.")
+def pull(workspace: Path, then_augment: bool, dry_run: bool, yes: bool) -> None:
     """Read annotators and overrides; write consensus; build the next dataset version."""
     from sheets_bridge import loop
 
-    click.echo(loop.pull(_open(workspace)).describe())
-    if then_augment:
+    result = loop.pull(_open(workspace), dry_run=dry_run, yes=yes)
+    click.echo(result.describe())
+    if then_augment and not dry_run and not result.nothing:
         from sheets_bridge.loop.augment import augment as run_augment
 
         click.echo(run_augment(_open(workspace)).describe())
@@ -225,12 +230,15 @@ def pull(workspace: Path, then_augment: bool) -> None:
 @workspace_option
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @preset_option("Override the workspace preset.")
-def retrain(workspace: Path, epochs: int | None, preset: str | None) -> None:
+@click.option("--yes", is_flag=True, help="Confirm a pull that removes more than max_remove_share.")
+def retrain(workspace: Path, epochs: int | None, preset: str | None, yes: bool) -> None:
     """pull + train + push in one step."""
     from sheets_bridge import loop
 
     click.echo(
-        loop.retrain(_open(workspace), epochs=epochs, preset=preset, progress=True).describe()
+        loop.retrain(
+            _open(workspace), epochs=epochs, preset=preset, progress=True, yes=yes
+        ).describe()
     )
 
 

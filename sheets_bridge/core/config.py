@@ -78,6 +78,9 @@ class Config:
         "majority", f"how annotator votes become a decision: {' or '.join(CONSENSUS_RULES)}"
     )
     augment_budget: int = _setting(10000, "the most images a version may hold after augmentation")
+    max_remove_share: float = _setting(
+        0.2, "a pull that would remove more than this share of the images stops and asks for --yes"
+    )
     token: str = _setting(
         "", "bearer token for the JSON API (generated on first serve)", repr=False
     )
@@ -88,6 +91,10 @@ class Config:
     def validate(self) -> Config:
         if self.folds < 2:
             raise ConfigError(f"folds must be at least 2, not {self.folds}")
+        if not 0.0 <= self.max_remove_share <= 1.0:
+            raise ConfigError(
+                f"max_remove_share must be a share between 0 and 1, not {self.max_remove_share!r}"
+            )
         if self.consensus not in CONSENSUS_RULES:
             rules = " or ".join(repr(r) for r in CONSENSUS_RULES)
             raise ConfigError(f"consensus must be {rules}, not {self.consensus!r}")
@@ -116,6 +123,11 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
+        if isinstance(default, float):
+            share = float(value)
+            if share != share:  # NaN compares false with every bound
+                raise ValueError("not a number")
+            return share
         if isinstance(default, int):
             return int(value)
         if isinstance(default, list):

@@ -50,3 +50,7 @@ class CsvError(SheetError):
         super().__init__(
             f"{where}: {problem}; fix the file and import it again (nothing was applied)"
         )
+
+
+class ConfirmationNeeded(BridgeError):
+    """An operation would change more than a setting allows; run it again with ``--yes``."""

@@ -98,6 +98,8 @@ def _retrain(root: Path, params: Mapping[str, Any], on_progress: Progress) -> An
     kwargs: dict[str, Any] = {}
     if params.get("preset"):
         kwargs["preset"] = params["preset"]
+    if params.get("yes"):
+        kwargs["yes"] = True
     return loop.retrain(Workspace(root), on_progress=on_progress, **kwargs)
 
 
@@ -112,7 +114,7 @@ def _pull(root: Path, params: Mapping[str, Any], on_progress: Progress) -> Any:
     from sheets_bridge import loop
     from sheets_bridge.store.workspace import Workspace
 
-    return loop.pull(Workspace(root), on_progress=on_progress)
+    return loop.pull(Workspace(root), on_progress=on_progress, yes=bool(params.get("yes")))
 
 
 #: The job kinds the API starts.

@@ -15,13 +15,14 @@ from urllib.parse import quote
 import pandas as pd
 
 from sheets_bridge.core import config as config_mod
+from sheets_bridge.core.cells import SheetTable
 from sheets_bridge.core.config import Config
-from sheets_bridge.core.consensus import Decision, decide
+from sheets_bridge.core.consensus import Decision
 from sheets_bridge.core.errors import ConfigError, DatasetError, WorkspaceError
+from sheets_bridge.core.pull_plan import PullPlan, plan_pull
 from sheets_bridge.core.rows import label_choices, model_cells, plan_push
-from sheets_bridge.core.schema import BRIDGE_COLUMNS, SHEET_SPLITS
 from sheets_bridge.loop.presets import check_preset
-from sheets_bridge.sheets import Sheet, SheetWrite, check_config
+from sheets_bridge.sheets import Sheet, check_config
 from sheets_bridge.store.dataset import register
 from sheets_bridge.store.versions import CHANGE_COLUMNS, create_version
 from sheets_bridge.store.workspace import Run, Workspace
@@ -274,105 +275,115 @@ class PullReport(_Report):
     invalid: list[str] = field(default_factory=list)
     reviewed: int = 0
     annotator_quality: dict[str, float] = field(default_factory=dict)
+    blocked: int = 0
+    removes_by_annotator: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+    nothing: str = ""  # why nothing was read (a sheet without rows)
+    preview: dict = field(default_factory=dict)  # relabel/remove/move lists of a dry run
 
     def describe(self) -> str:
+        if self.nothing:
+            return self.nothing
+        would = "would be " if self.dry_run else ""
         head = (
-            f"pull: {self.relabelled} relabelled, {self.removed} removed, {self.moved} moved, "
-            f"{self.conflicts} conflicts, {len(self.invalid)} invalid cells (skipped), {self.reviewed} rows reviewed"
+            f"pull: {self.relabelled} {would}relabelled, {self.removed} {would}removed, "
+            f"{self.moved} {would}moved, {self.conflicts} conflicts, {self.blocked} blocked by a "
+            f"typo, {len(self.invalid)} invalid cells (skipped), {self.reviewed} rows reviewed"
         )
-        made = (
-            f"created {self.version} from {self.base}"
-            if self.version
-            else f"no changes; {self.base} stays current"
-        )
-        bad = "".join(f"\n  invalid: {i}" for i in self.invalid[:20])
-        more = f"\n  ... and {len(self.invalid) - 20} more" if len(self.invalid) > 20 else ""
-        return f"{head}\n{made}{bad}{more}"
+        if self.dry_run:
+            made = "dry run: nothing written (no version, no sheet cells)"
+        elif self.version:
+            made = f"created {self.version} from {self.base}"
+        else:
+            made = f"no changes; {self.base} stays current"
+        lines = [head, made]
+        for r in self.preview.get("relabel", []):
+            lines.append(f"  relabel {r['id']}: {r['old']} -> {r['new']} ({r['source']})")
+        for r in self.preview.get("remove", []):
+            lines.append(f"  remove {r['id']} from {r['split']} ({r['source']})")
+        for r in self.preview.get("move", []):
+            lines.append(f"  move {r['id']}: {r['from']} -> {r['to']}")
+        lines += [f"  invalid: {i}" for i in self.invalid[:20]]
+        if len(self.invalid) > 20:
+            lines.append(f"  ... and {len(self.invalid) - 20} more")
+        return "\n".join(lines)
 
 
-def pull(
-    ws: Workspace, *, sheet: Sheet | None = None, on_progress: Progress | None = None
-) -> PullReport:
-    """Read people's decisions, write consensus/agreement/status, build the next version."""
-    report = on_progress or _noop
-    sheet = sheet or ws.sheet()
-    report("pull: reading the sheet", 0.1)
-    table = sheet.read()
+def plan(ws: Workspace, table: SheetTable) -> tuple[PullPlan, dict[str, object]]:
+    """Pull's plan for ``table`` on the current version, and what the version's meta records."""
     base = ws.current
-    manifest = base.manifest().set_index("id", drop=False)
-    classes = ws.classes
-    annotators = ws.config.annotators
-    changes: list[tuple[str, str, str, str, str, str]] = []
-    bridge: dict[str, dict[str, object]] = {}
-    rep = PullReport(base.name, None)
-    crowd: dict[str, Decision] = {}
+    manifest = base.manifest()
     extra: dict[str, object] = {"rule": ws.config.consensus}
-    if ws.config.consensus == "crowdlab":
+    crowd: dict[str, Decision] = {}
+    if ws.config.consensus == "crowdlab" and table.rows:
         from sheets_bridge.core.crowd import crowdlab
 
         run = ws.latest_run(base.name) or ws.latest_run()
         labels = dict(zip(manifest["id"], manifest["label"], strict=True))
-        res = crowdlab(table.rows, labels, run.predictions() if run else None, annotators, classes)
+        preds = run.predictions() if run else None
+        res = crowdlab(table.rows, labels, preds, ws.config.annotators, ws.classes)
         crowd, extra["crowdlab"] = res.decisions, res.as_dict()
-        rep.annotator_quality = dict(res.quality)
-    removed: set[str] = set()
-    for row in table.rows:
-        rid = row.get("id", "")
-        if rid not in manifest.index:
-            continue
-        label, split = manifest.at[rid, "label"], manifest.at[rid, "split"]
-        d = crowd.get(rid) or decide(row, label, annotators, classes)
-        invalid = list(d.invalid)
-        status = d.status
-        typed = row.get("subset", "").strip().lower()
-        move = None
-        if split in SHEET_SPLITS and typed and typed != split:
-            if typed in SHEET_SPLITS:
-                move = typed
-            else:
-                invalid.append(
-                    f"subset: unknown split {row.get('subset', '').strip()!r} (train or val)"
-                )
-                status = "; ".join(filter(None, [status, f"invalid {invalid[-1]}"]))
-        rep.invalid += [f"{rid} {i}" for i in invalid]
-        if d.action != "none" or move:
-            rep.reviewed += 1
-        if d.action == "conflict":
-            rep.conflicts += 1
-        elif d.action == "relabel":
-            changes.append((rid, "label", label, d.label or "", d.rule, d.source))
-            manifest.at[rid, "label"] = d.label
-            rep.relabelled += 1
-        elif d.action == "remove":
-            changes.append((rid, "removed", split, "", d.rule, d.source))
-            removed.add(rid)
-            rep.removed += 1
-        if move and d.action != "remove":
-            changes.append((rid, "split", split, move, "moved in the sheet", "subset"))
-            manifest.at[rid, "split"] = move
-            rep.moved += 1
-            status = "; ".join(filter(None, [status, f"move -> {move}"]))
-        bridge[rid] = {"consensus": d.consensus, "agreement": d.agreement, "status": status}
-    if changes:
+    p = plan_pull(table, manifest, crowd, ws.schema, ws.classes, base=base.name)
+    extra["pull"] = p.counts.as_dict()
+    return p, extra
+
+
+def pull(
+    ws: Workspace,
+    *,
+    sheet: Sheet | None = None,
+    on_progress: Progress | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+) -> PullReport:
+    """Read people's decisions, write consensus/agreement/status, build the next version.
+
+    ``dry_run`` plans only: the report lists the relabels, removals and moves and nothing is
+    written. A pull that would remove more than ``max_remove_share`` of the images stops with
+    :class:`~sheets_bridge.core.errors.ConfirmationNeeded` unless ``yes``. A sheet without rows
+    (no push yet) is left as it is.
+    """
+    report = on_progress or _noop
+    sheet = sheet or ws.sheet()
+    report("pull: reading the sheet", 0.1)
+    table = sheet.read()
+    p, extra = plan(ws, table)
+    c = p.counts
+    crowd = extra.get("crowdlab")
+    quality = dict(crowd["quality"]) if isinstance(crowd, dict) else {}
+    rep = PullReport(
+        p.base,
+        None,
+        c.relabelled,
+        c.removed,
+        c.moved,
+        c.conflicts,
+        list(c.invalid),
+        c.reviewed,
+        quality,
+        c.blocked,
+        dict(c.removes_by_annotator),
+        dry_run,
+        p.nothing,
+    )
+    if p.nothing:
+        return rep
+    if dry_run:
+        rep.preview = p.preview()
+        return rep
+    p.check_removals(ws.config.max_remove_share, yes)
+    version = None
+    if p.changed:
         report("pull: building the new version", 0.5)
-        new = manifest[~manifest["id"].isin(removed)].reset_index(drop=True)
-        log = pd.DataFrame(changes, columns=CHANGE_COLUMNS)
-        msg = f"pull: {rep.relabelled} relabelled, {rep.removed} removed, {rep.moved} moved"
+        msg = f"pull: {c.relabelled} relabelled, {c.removed} removed, {c.moved} moved"
+        log = pd.DataFrame(p.changes, columns=CHANGE_COLUMNS)
         version = create_version(
-            ws.versions_dir,
-            new,
-            log,
-            parent=base.name,
-            message=msg,
-            extra=extra,
+            ws.versions_dir, p.manifest, log, parent=p.base, message=msg, extra=extra
         )
         ws.set_current(version.name)
         rep.version = version.name
-        for rid in dict.fromkeys(c[0] for c in changes):
-            bridge[rid]["status"] = f"{bridge[rid]['status']} [in {version.name}]"
     report("pull: writing consensus to the sheet", 0.8)
-    header = tuple(table.header) + tuple(c for c in BRIDGE_COLUMNS if c not in table.header)
-    sheet.write(SheetWrite(header, bridge, human_columns=ws.schema.human_columns))
+    sheet.write(p.write(version.name if version else None))
     report("pull: done", 1.0)
     return rep
 
@@ -398,12 +409,17 @@ def retrain(
     progress: bool = False,
     on_progress: Progress | None = None,
     preset: str | None = None,
+    yes: bool = False,
 ) -> RetrainReport:
-    """pull + train + push as one step (what the sheet menu's "Retrain model" runs)."""
+    """pull + train + push as one step (what the sheet menu's "Retrain model" runs).
+
+    Before the first push the sheet has nothing to pull: the pull is skipped (and says so) and the
+    model trains on the current version. ``yes`` confirms a large removal (see :func:`pull`).
+    """
     report = on_progress or _noop
     check_preset(preset or ws.config.preset)  # a typo must not cost a pull
     sheet = sheet or ws.sheet()
-    p = pull(ws, sheet=sheet, on_progress=lambda s, f: report(s, 0.1 * f))
+    p = pull(ws, sheet=sheet, on_progress=lambda s, f: report(s, 0.1 * f), yes=yes)
     ws = Workspace(ws.root)  # the current version may have changed
     run = train(
         ws,

@@ -81,14 +81,18 @@ def _start(kind: str, params: dict[str, Any]):
 
 @api.post("/retrain")
 def retrain():
-    data = body(("preset",))
+    data = body(("preset", "yes"))
     preset = data.get("preset")
+    yes = _flag(data, "yes")
     if preset is not None:
         try:
             check_preset(str(preset))
         except ConfigError as exc:
             raise ApiError(400, str(exc)) from None
-    return _start("retrain", {"preset": preset} if preset else {})
+    params: dict[str, Any] = {"preset": preset} if preset else {}
+    if yes:
+        params["yes"] = True
+    return _start("retrain", params)
 
 
 @api.post("/push")
@@ -96,9 +100,24 @@ def push():
     return _start("push", body(()))
 
 
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false, not {value!r}")
+    return value
+
+
 @api.post("/pull")
 def pull():
-    return _start("pull", body(()))
+    """Start a pull job; ``{"dry_run": true}`` answers the preview at once and writes nothing,
+    ``{"yes": true}`` confirms a pull that removes more than ``max_remove_share``."""
+    data = body(("dry_run", "yes"))
+    if _flag(data, "dry_run"):
+        from sheets_bridge import loop
+
+        preview = loop.pull(g.ws, dry_run=True)
+        return jsonify({"dry_run": True, **preview.as_dict(), "message": preview.describe()})
+    return _start("pull", {"yes": True} if _flag(data, "yes") else {})
 
 
 @api.get("/jobs")
