@@ -65,7 +65,14 @@ def test_report_counts_pairs_agreement_and_unreviewed_rows(tmp_path):
     r = disagreement_report(ws)
     json.dumps(r)  # serialisable as it is
     assert (r["version"], r["run"], r["rows"], r["reviewed"]) == ("v0001", None, 36, 5)
-    assert r["decisions"] == {"keep": 1, "relabel": 2, "remove": 1, "conflict": 1, "none": 31}
+    assert r["decisions"] == {
+        "keep": 1,
+        "relabel": 2,
+        "remove": 1,
+        "conflict": 1,
+        "blocked": 0,
+        "none": 31,
+    }
     i = {c: k for k, c in enumerate(r["classes"])}
     aa = r["matrices"]["annotator_vs_annotator"]["matrix"]
     # train-ii-000: ana/ben iii-iii, ana/cy and ben/cy iii-ii; train-ii-001: ii-iii; train-iv-000: 3 x iv-iv

@@ -64,6 +64,10 @@ class PullCounts:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> dict:
+        """The counts without the list of invalid cells (what a version's meta records)."""
+        return {**self.as_dict(), "invalid": len(self.invalid)}
+
 
 @dataclass(frozen=True)
 class PullPlan:

@@ -22,10 +22,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
-from sheets_bridge.core.consensus import Decision, decide
+from sheets_bridge.core.consensus import Decision, decide_votes
 from sheets_bridge.core.crowd import crowdlab, probabilities
-from sheets_bridge.core.labels import Vote, normalize
-from sheets_bridge.core.schema import KEY, OVERRIDE
+from sheets_bridge.core.labels import REMOVE_MARK
+from sheets_bridge.core.schema import KEY
+from sheets_bridge.core.votes import RowVotes, read_votes, shown
 from sheets_bridge.store.workspace import Workspace
 
 #: How many of the first rows of the sheet's review order (``rank``) to check for unreviewed rows.
@@ -54,10 +55,6 @@ def _top(
 
 def _rate(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
-
-
-def _shown(v: Vote) -> str:
-    return "remove" if v.kind == "remove" else (v.label or "")
 
 
 def _rank(row: Mapping[str, str]) -> float | None:
@@ -99,24 +96,27 @@ def build_report(
             probs = probabilities(predictions, classes)
         except ValueError:
             probs = None
+    read: dict[str, RowVotes] = {r[KEY]: read_votes(r, annotators, classes) for r in rows}
     crowd = crowdlab(rows, labels, probs, annotators, classes)
     if rule == "crowdlab":
         decisions: dict[str, Decision] = crowd.decisions
     else:
-        decisions = {r[KEY]: decide(r, labels[r[KEY]], annotators, classes) for r in rows}
+        decisions = {rid: decide_votes(rv, labels[rid]) for rid, rv in read.items()}
 
     aa, al, mc = _matrix(classes), _matrix(classes), _matrix(classes)
     per: dict[str, Counter] = {a: Counter() for a in annotators}
     reviewed = 0
     for row in rows:
         rid, given = row[KEY], labels[row[KEY]]
-        cast = {a: normalize(row.get(a, ""), classes) for a in annotators}
-        valid = {a: v for a, v in cast.items() if v.kind in ("label", "remove")}
-        override = normalize(row.get(OVERRIDE, ""), classes)
-        if valid or override.kind in ("label", "remove"):
-            reviewed += 1
+        rv = read[rid]
+        cast, valid = rv.cells, rv.votes
+        reviewed += rv.reviewed
         d = decisions.get(rid)
-        decided = d.consensus if d and d.action in ("keep", "relabel", "remove") else ""
+        decided = ""
+        if d and d.action in ("keep", "relabel"):
+            decided = d.label or ""
+        elif d and d.action == "remove":
+            decided = REMOVE_MARK  # compared with shown(vote), which shows a removal as x
         for a, v in cast.items():
             c = per[a]
             c[v.kind] += 1
@@ -126,10 +126,10 @@ def build_report(
                 c["with_label_agree"] += v.label == given
             if a in valid and decided:
                 c["with_consensus_total"] += 1
-                c["with_consensus_agree"] += _shown(v) == decided
+                c["with_consensus_agree"] += shown(v) == decided
         for a, b in combinations(valid, 2):
             va, vb = valid[a], valid[b]
-            same = _shown(va) == _shown(vb)
+            same = shown(va) == shown(vb)
             for x in (a, b):
                 per[x]["with_others_total"] += 1
                 per[x]["with_others_agree"] += same
@@ -173,14 +173,7 @@ def build_report(
     unreviewed = []
     for n in top_n:
         head = ranked[:n]
-        open_ = [
-            r[KEY]
-            for r in head
-            if not any(
-                normalize(r.get(a, ""), classes).kind in ("label", "remove") for a in annotators
-            )
-            and normalize(r.get(OVERRIDE, ""), classes).kind not in ("label", "remove")
-        ]
+        open_ = [r[KEY] for r in head if not read[r[KEY]].reviewed]
         unreviewed.append({"top": n, "rows": len(head), "unreviewed": len(open_)})
 
     actions = Counter(d.action for d in decisions.values())
@@ -191,7 +184,8 @@ def build_report(
         "rows": len(rows),
         "reviewed": reviewed,
         "decisions": {
-            k: actions.get(k, 0) for k in ("keep", "relabel", "remove", "conflict", "none")
+            k: actions.get(k, 0)
+            for k in ("keep", "relabel", "remove", "conflict", "blocked", "none")
         },
         "matrices": {
             "annotator_vs_annotator": {"matrix": aa, "top": _top(aa, classes, True)},
@@ -228,7 +222,16 @@ def disagreement_report(ws: Workspace, *, top_n: Sequence[int] = TOP_N) -> dict:
         rule=ws.config.consensus,
         top_n=top_n,
     )
-    return {"version": version.name, "run": run.id if run else None, **report}
+    meta = version.meta()
+    last_pull = None
+    if isinstance(meta.get("pull"), dict):  # the counts the pull that made this version reported
+        last_pull = {"version": version.name, "base": meta.get("parent"), **meta["pull"]}
+    return {
+        "version": version.name,
+        "run": run.id if run else None,
+        **report,
+        "last_pull": last_pull,
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -259,6 +262,14 @@ def describe(report: Mapping) -> str:
         + f" (rule: {report['rule']})",
     ]
     out = list(head)
+    last = report.get("last_pull")
+    if last:
+        per = ", ".join(f"{a} {n}" for a, n in last["removes_by_annotator"].items())
+        out.append(
+            f"last pull ({last['base']} -> {last['version']}): {last['reviewed']} rows reviewed, "
+            f"{last['relabelled']} relabelled, {last['removed']} removed, {last['moved']} moved, "
+            f"{last['blocked']} blocked; x votes per annotator: {per or 'none'}"
+        )
     if report["top_pairs"]:
         out.append("")
         out.append(

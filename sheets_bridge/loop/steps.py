@@ -324,7 +324,7 @@ def plan(ws: Workspace, table: SheetTable) -> tuple[PullPlan, dict[str, object]]
         res = crowdlab(table.rows, labels, preds, ws.config.annotators, ws.classes)
         crowd, extra["crowdlab"] = res.decisions, res.as_dict()
     p = plan_pull(table, manifest, crowd, ws.schema, ws.classes, base=base.name)
-    extra["pull"] = p.counts.as_dict()
+    extra["pull"] = p.counts.summary()
     return p, extra
 
 

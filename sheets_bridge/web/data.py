@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sheets_bridge.core.labels import normalize
+from sheets_bridge.core.consensus import decide_votes
 from sheets_bridge.core.schema import SHEET_SPLITS
+from sheets_bridge.core.votes import RowVotes, read_votes, shown
 from sheets_bridge.store.workspace import Run, Workspace
 
 THUMB_PX = 96
@@ -113,12 +114,9 @@ def _issue_type(text: str) -> str:
     return kind or "other"
 
 
-def _agreement(row: dict[str, str], annotators: tuple[str, ...], classes: tuple[str, ...]) -> str:
-    votes = []
-    for a in annotators:
-        v = normalize(row.get(a, ""), classes)
-        if v.kind in ("label", "remove"):
-            votes.append(v.label or "remove")
+def _agreement(rv: RowVotes) -> str:
+    """How the annotators' cast votes relate (colour "annotator agreement")."""
+    votes = [shown(v) for v in rv.votes.values()]
     if not votes:
         return "no votes"
     if len(votes) == 1:
@@ -127,15 +125,12 @@ def _agreement(row: dict[str, str], annotators: tuple[str, ...], classes: tuple[
     return "all agree" if top == len(votes) else "disagree"
 
 
-def _decision(row: dict[str, str], classes: tuple[str, ...], label: str) -> str:
-    v = normalize(row.get("override", ""), classes)
-    if v.kind == "remove":
-        return "remove"
-    if v.kind == "label":
-        return "keep" if v.label == label else "relabel"
-    if v.kind == "invalid":
+def _decision(rv: RowVotes, label: str) -> str:
+    """What a (majority) pull would do with the row (colour "sheet decision")."""
+    d = decide_votes(rv, label)
+    if d.action == "none" and rv.invalid:
         return "invalid"
-    return "none"
+    return d.action
 
 
 def umap_points(
@@ -182,8 +177,9 @@ def umap_points(
     ]
     df["override"] = [str(c.get("override", "")) for c in cells]
     df["note"] = [str(c.get("note", "")) for c in cells]
-    df["agreement"] = [_agreement(c, annotators, classes) for c in cells]
-    df["decision"] = [_decision(c, classes, lab) for c, lab in zip(cells, df["label"], strict=True)]
+    votes = [read_votes(c, annotators, classes) for c in cells]
+    df["agreement"] = [_agreement(rv) for rv in votes]
+    df["decision"] = [_decision(rv, lab) for rv, lab in zip(votes, df["label"], strict=True)]
     df["correct"] = np.where(
         df["pred"] == "", "no prediction", np.where(df["pred"] == df["label"], "yes", "no")
     )

@@ -34,6 +34,8 @@ _FIXED: dict[str, dict[str, str]] = {
         "keep": "#2ca02c",
         "relabel": "#ff7f0e",
         "remove": "#d62728",
+        "conflict": "#9467bd",
+        "blocked": "#000000",
         "invalid": "#000000",
     },
 }

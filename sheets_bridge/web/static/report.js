@@ -48,8 +48,24 @@
       (r.run ? "" : "; no model run yet");
   }
 
+  // The pull that made the current version, with the counts it reported (the same numbers as
+  // `sheets-bridge pull` printed and `sheets-bridge report` shows).
+  function lastPull(r) {
+    const p = r.last_pull;
+    if (!p) return "";
+    const per = Object.entries(p.removes_by_annotator).map(([a, n]) => a + " " + n).join(", ");
+    return "last pull (" + p.base + " → " + p.version + "): " + p.reviewed + " rows reviewed, " +
+      p.relabelled + " relabelled, " + p.removed + " removed, " + p.moved + " moved, " +
+      p.blocked + " blocked; x votes per annotator: " + (per || "none");
+  }
+
   function show(r) {
     $("report-summary").textContent = summary(r);
+    const last = $("report-last-pull");
+    if (last) {
+      last.textContent = lastPull(r);
+      last.hidden = !r.last_pull;
+    }
     const body = $("report-annotators").tBodies[0];
     body.replaceChildren();
     for (const name of r.annotators) {
