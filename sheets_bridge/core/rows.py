@@ -5,7 +5,7 @@ Nothing here does I/O: the loop reads the sheet and the run, these functions dec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,6 +18,28 @@ from sheets_bridge.core.schema import KEY, MODEL_COLUMNS, SHEET_SPLITS, Schema, 
 def image_formula(url: str) -> Formula:
     """``=IMAGE("url")`` with quotes doubled, the only formula the tool ever writes."""
     return Formula('=IMAGE("' + url.replace('"', '""') + '")')
+
+
+#: how the parts of an ``issues`` cell are joined (``web`` reads the first part as the issue type)
+ISSUES_SEP = "; "
+
+
+def issues_cell(parts: Iterable[object]) -> str:
+    """The ``issues`` cell, assembled here only: the parts in order of importance, each once.
+
+    Parts come from the dataset (``augmented from ...``), the model's ``scores.csv`` (its own
+    ``"; "``-joined words), a prediction from an older run, rebalancing suggestions and the push
+    (``not in dataset ...``). Empty parts are skipped; a part already present is not repeated.
+
+    >>> issues_cell(["augmented from a", "", "label? (pred ii 0.90); outlier", "outlier"])
+    'augmented from a; label? (pred ii 0.90); outlier'
+    """
+    words: dict[str, None] = {}
+    for part in parts:
+        for word in str(part or "").split(ISSUES_SEP):
+            if word.strip():
+                words[word.strip()] = None
+    return ISSUES_SEP.join(words)
 
 
 def _num(value: object, digits: int = 4) -> float | None:
@@ -33,8 +55,11 @@ def model_cells(
     predictions: pd.DataFrame | None,
     scores: pd.DataFrame | None,
     image_url: Callable[[str], str],
+    suggestions: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Cell]]:
     """The model-owned cells of every sheet row, keyed by id, with ``rank`` filled in.
+
+    ``suggestions`` (id -> text, e.g. a rebalancing move) are added to the ``issues`` cell last.
 
     ``predictions`` may come from a run on an earlier version: label quality is then recomputed for
     the current label from the out-of-fold probabilities (self-confidence), and images without a
@@ -72,7 +97,7 @@ def model_cells(
                 if pred != m.label and conf is not None:
                     issues.append(f"label? (pred {pred} {conf:.2f})")
         cells["label_quality"] = quality
-        cells["issues"] = "; ".join(i for i in issues if i)
+        cells["issues"] = issues_cell([*issues, (suggestions or {}).get(m.id, "")])
         rows[m.id] = cells
     order = sorted(
         rows, key=lambda i: (rows[i]["label_quality"] is None, rows[i]["label_quality"] or 0.0, i)
@@ -125,7 +150,7 @@ def plan_push(
             appends.append({KEY: rid, **cells})
     gone = [rid for rid in existing if rid not in rows]
     for rid in gone:
-        updates[rid] = {"rank": "", "issues": f"not in dataset {version}"}
+        updates[rid] = {"rank": "", "issues": issues_cell([f"not in dataset {version}"])}
     write = SheetWrite(
         header,
         updates,

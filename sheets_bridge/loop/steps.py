@@ -227,14 +227,10 @@ def push(
     preds = run.predictions() if run else None
     scores = run.scores() if run else None
     report("push: building rows", 0.1)
-    rows = model_cells(manifest, preds, scores, _image_url(ws))
-    from sheets_bridge.loop.rebalance import (
-        suggestion_text,  # rebalancing proposals people accept by typing the split
-    )
+    from sheets_bridge.loop.rebalance import suggestion_text
 
-    for rid, text in suggestion_text(ws).items():
-        if rid in rows:
-            rows[rid]["issues"] = "; ".join(filter(None, [str(rows[rid]["issues"] or ""), text]))
+    # rebalancing proposals people accept by typing the split go into the issues cell
+    rows = model_cells(manifest, preds, scores, _image_url(ws), suggestion_text(ws))
     report("push: reading the sheet", 0.3)
     table = sheet.read()
     plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
