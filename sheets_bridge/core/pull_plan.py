@@ -155,9 +155,9 @@ def plan_pull(
     :class:`~sheets_bridge.core.errors.SheetError`.
     """
     manifest = manifest.set_index(KEY, drop=False)
+    schema.check_header(table.header)  # a damaged header is named even when no row is left
     if not table.header or not table.rows:
         return _empty_plan(base, manifest.reset_index(drop=True), schema, NOTHING_TO_PULL)
-    schema.check_header(table.header)
     dup = duplicate_ids(i for i in table.ids if i)
     if dup:
         raise SheetError(
