@@ -2,7 +2,12 @@
 
 The neighbour table is computed once per run and shared by the map (UMAP accepts precomputed
 neighbours, which also spares it a pure-Python pairwise loop it runs for fewer than 4,096 points)
-and by the scores (duplicates, outliers).
+and by the scores (duplicates, outliers, label-quality smoothing).
+
+Both grow about as n log n past a size threshold: the neighbours come from an approximate
+NN-descent index (pynndescent, which UMAP itself uses) instead of exact search, and the map is
+fitted on a random sample and the other points placed with ``transform``. Below the thresholds
+the results are exactly what exact search and a full fit give.
 """
 
 from __future__ import annotations
@@ -13,6 +18,16 @@ import numpy as np
 
 #: below this many points the map is a PCA projection (UMAP needs a neighbourhood to work with)
 MIN_UMAP_POINTS = 20
+#: from this many points neighbours come from an approximate index: exact search costs n^2 dot
+#: products (20k points: about 2 s on 2 cores, 100k: about a minute) where NN-descent grows as n log n
+ANN_THRESHOLD = 20_000
+#: candidates per point the approximate index keeps (at least twice the neighbours asked): for
+#: the 17 nearest of 100k 96-d points, recall 0.98 against 0.87 with 17, and a faster build
+ANN_CANDIDATES = 30
+#: above this many points UMAP fits on a random sample of UMAP_SAMPLE points and places the rest
+#: with ``transform``: a full fit's optimisation grows with n and dominates the run past ~30k
+UMAP_SAMPLE_THRESHOLD = 30_000
+UMAP_SAMPLE = 20_000
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -22,11 +37,31 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norm, 1e-12)
 
 
-def neighbours(emb: np.ndarray, k: int, *, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most cosine-similar rows of each row, itself first (exact, chunked).
+def neighbours(
+    emb: np.ndarray,
+    k: int,
+    *,
+    chunk: int = 2048,
+    seed: int = 0,
+    exact_below: int = ANN_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most cosine-similar rows of each row, itself first.
 
-    Returns ``(indices [N, k] int64, similarities [N, k] float32)``, most similar first.
+    Returns ``(indices [N, k] int64, similarities [N, k] float32)``, most similar first. Exact
+    (chunked) for fewer than ``exact_below`` rows, else approximate (:func:`ann_neighbours`,
+    deterministic for a given ``seed``).
+
+    >>> idx, sim = neighbours(np.eye(3, dtype=np.float32), 2)  # doctest: +SKIP
     """
+    if len(emb) >= exact_below:
+        return ann_neighbours(emb, k, seed=seed)
+    return exact_neighbours(emb, k, chunk=chunk)
+
+
+def exact_neighbours(
+    emb: np.ndarray, k: int, *, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbours` by exact search: every row against every row, ``chunk`` rows at a time."""
     unit = normalize(emb)
     n = len(unit)
     k = min(k, n)
@@ -43,6 +78,48 @@ def neighbours(emb: np.ndarray, k: int, *, chunk: int = 2048) -> tuple[np.ndarra
         vals = np.take_along_axis(s, top, axis=1)
         vals[:, 0] = 1.0
         sim[start : start + chunk] = np.minimum(vals, 1.0)
+    return idx, sim
+
+
+def ann_neighbours(
+    emb: np.ndarray, k: int, *, seed: int = 0, candidates: int = ANN_CANDIDATES, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbours` from an NN-descent graph (pynndescent), about O(n log n).
+
+    The graph keeps ``max(candidates, 2 k)`` candidates per row; their cosine similarities are
+    recomputed exactly and re-sorted, and the row itself is put first (as exact search does),
+    so only a missed neighbour can differ from exact search, never a similarity.
+    """
+    unit = normalize(emb)
+    n = len(unit)
+    k = min(k, n)
+    if k <= 1 or n < 3:
+        return exact_neighbours(unit, k)
+    from pynndescent import NNDescent  # numba: only when the data are large
+
+    n_cand = min(max(candidates, 2 * k), n - 1)
+    index = NNDescent(
+        unit,
+        metric="cosine",
+        n_neighbors=n_cand,
+        random_state=seed,
+        n_jobs=1,  # a fixed seed gives a fixed graph only on one thread
+        low_memory=True,
+        compressed=True,  # keeps no copy of the data for queries we never make
+    )
+    cand = np.asarray(index.neighbor_graph[0], dtype=np.int64)
+    idx = np.empty((n, k), dtype=np.int64)
+    sim = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        c = cand[rows]
+        s = np.einsum("nd,nkd->nk", unit[rows], unit[np.maximum(c, 0)])
+        s[(c == rows[:, None]) | (c < 0)] = -np.inf  # self goes first below; -1: an empty slot
+        order = np.argsort(-s, axis=1, kind="stable")[:, : k - 1]
+        idx[rows, 0] = rows
+        idx[rows, 1:] = np.take_along_axis(c, order, axis=1)
+        sim[rows, 0] = 1.0
+        sim[rows, 1:] = np.clip(np.take_along_axis(s, order, axis=1), -1.0, 1.0)
     return idx, sim
 
 
@@ -64,19 +141,25 @@ def umap_2d(
     seed: int = 0,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
     n_neighbors: int = 15,
+    sample_above: int = UMAP_SAMPLE_THRESHOLD,
+    sample_size: int = UMAP_SAMPLE,
 ) -> np.ndarray:
     """2-D UMAP of the embeddings (cosine metric, fixed ``random_state``); PCA for tiny sets.
 
     ``knn`` is :func:`neighbours`' output for at least ``n_neighbors`` neighbours, if at hand.
+    Above ``sample_above`` points the map is fitted on ``sample_size`` of them (drawn with
+    ``seed``) and the others are placed by ``transform`` (``knn`` is then not used).
     """
     n = len(emb)
     if n < MIN_UMAP_POINTS:
         return pca_2d(emb)
+    if n > sample_above and sample_size < n:
+        return _umap_sampled(emb, seed, n_neighbors, max(sample_size, MIN_UMAP_POINTS))
     import umap  # heavy (numba): only when a map is made
 
     k = min(n_neighbors, n - 1)
     if knn is None or knn[0].shape[1] < k:
-        knn = neighbours(emb, k)
+        knn = neighbours(emb, k, seed=seed)
     idx, sim = knn[0][:, :k], knn[1][:, :k]
     dist = np.maximum(1.0 - sim, 0.0).astype(np.float32)
     reducer = umap.UMAP(
@@ -93,3 +176,27 @@ def umap_2d(
         warnings.filterwarnings("ignore", message=".*knn_search_index.*", category=UserWarning)
         out = reducer.fit_transform(normalize(emb))
     return np.asarray(out, dtype=np.float32)
+
+
+def _umap_sampled(emb: np.ndarray, seed: int, n_neighbors: int, sample_size: int) -> np.ndarray:
+    """UMAP fitted on a seeded random sample; every other point placed by ``transform``."""
+    import umap
+
+    unit = normalize(emb)
+    n = len(unit)
+    rng = np.random.default_rng(seed)
+    fit_rows = np.sort(rng.choice(n, size=sample_size, replace=False))
+    rest = np.setdiff1d(np.arange(n), fit_rows)
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=min(n_neighbors, sample_size - 1),
+        metric="cosine",
+        random_state=seed,
+        n_jobs=1,
+        n_epochs=200,
+    )
+    out = np.empty((n, 2), dtype=np.float32)
+    # UMAP builds its own index on the sample: transform searches it for the other points
+    out[fit_rows] = reducer.fit_transform(unit[fit_rows])
+    out[rest] = reducer.transform(unit[rest])
+    return out

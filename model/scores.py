@@ -36,6 +36,11 @@ JUNK_OUTLIER, JUNK_CONFIDENCE = 0.95, 0.5
 SPLIT_SKEW, MIN_CLUSTER = 0.2, 5
 #: neighbours that define the outlier score and smooth the label quality
 OUTLIER_K = QUALITY_K = 10
+#: from this many images the style clusters come from mini-batch k-means: full k-means passes
+#: over every point each iteration (and 3 times for n_init), mini-batches over 4,096 at a time
+KMEANS_MINIBATCH_THRESHOLD = 50_000
+#: rows compared with the label book at a time, so the similarity block stays ~10 MB per 1k examples
+LABEL_BOOK_CHUNK = 2048
 
 COLUMNS = [
     "id",
@@ -105,7 +110,11 @@ def duplicates(
     for i, sha in enumerate(sha256s):
         if sha:
             by_sha.setdefault(sha, []).append(i)
-    for i in range(n):
+    # only images that share bytes or have a neighbour close enough can be duplicates: visiting
+    # just those keeps this linear in n with a small constant (1M images: a few thousand visits)
+    shared = [i for group in by_sha.values() if len(group) > 1 for i in group]
+    close = np.flatnonzero(knn_sim[:, 1:].max(axis=1, initial=-np.inf) >= NEAR_DUPLICATE)
+    for i in sorted({*shared, *close.tolist()}):
         same = [j for j in by_sha.get(sha256s[i], []) if j != i and families[j] != families[i]]
         if same:
             out[i] = same[0]
@@ -130,16 +139,28 @@ def outlier_scores(knn_sim: np.ndarray) -> np.ndarray:
 
 
 def style_clusters(
-    unit: np.ndarray, splits: np.ndarray, seed: int
+    unit: np.ndarray,
+    splits: np.ndarray,
+    seed: int,
+    *,
+    minibatch_above: int = KMEANS_MINIBATCH_THRESHOLD,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """k-means clusters of the embeddings and each cluster's train/val make-up per image."""
-    from sklearn.cluster import KMeans
+    """k-means clusters of the embeddings and each cluster's train/val make-up per image.
+
+    From ``minibatch_above`` images on, mini-batch k-means (same ``seed``, same clusters).
+    """
+    from sklearn.cluster import KMeans, MiniBatchKMeans
 
     n = len(unit)
     k = int(np.clip(n // 60, 2, 50)) if n >= 4 else 1
     if k == 1:
         return np.zeros(n, dtype=np.int64), np.full(n, "both", dtype=object)
-    cluster = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(unit)
+    if n >= minibatch_above:
+        # batch 4096: scikit-learn's advice is > 256 x cores; larger batches steady the centres
+        model = MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed)
+    else:
+        model = KMeans(n_clusters=k, n_init=3, random_state=seed)
+    cluster = model.fit_predict(unit)
     is_val = splits == "val"
     p_val = is_val.mean()
     verdict = np.full(k, "both", dtype=object)
@@ -186,10 +207,15 @@ def score_table(
     lb_id = np.full(len(ids), "", dtype=object)
     lb_sim = np.full(len(ids), np.nan)
     if len(label_book_ids) and label_book_embeddings is not None:
-        sims = unit @ normalize(label_book_embeddings).T
-        best = sims.argmax(axis=1)
+        book = normalize(label_book_embeddings)
+        best = np.empty(len(ids), dtype=np.int64)
+        for start in range(0, len(ids), LABEL_BOOK_CHUNK):
+            sims = unit[start : start + LABEL_BOOK_CHUNK] @ book.T
+            best[start : start + LABEL_BOOK_CHUNK] = sims.argmax(axis=1)
+            lb_sim[start : start + LABEL_BOOK_CHUNK] = sims[
+                np.arange(len(sims)), best[start : start + LABEL_BOOK_CHUNK]
+            ]
         lb_id = np.asarray(label_book_ids, dtype=object)[best]
-        lb_sim = sims[np.arange(len(ids)), best]
 
     dup = duplicates(ids, sha256s, knn[0], knn[1], families)
     ids_arr = np.asarray(ids, dtype=object)

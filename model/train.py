@@ -187,7 +187,7 @@ class _Run:
         from model.scores import OUTLIER_K, score_table
 
         t = time.perf_counter()
-        knn = neighbours(emb, max(16, OUTLIER_K + 1))  # shared by the map and the scores
+        knn = neighbours(emb, max(16, OUTLIER_K + 1), seed=self.seed)  # map and scores share it
         xy = umap_2d(emb, seed=self.seed, knn=knn)
         self.timings["umap"] = time.perf_counter() - t
         self.report("umap", 1.0)
