@@ -6,8 +6,8 @@ and by the scores (duplicates, outliers, label-quality smoothing).
 
 Both grow about as n log n past a size threshold: the neighbours come from an approximate
 NN-descent index (pynndescent, which UMAP itself uses) instead of exact search, and the map is
-fitted on a random sample and the other points placed with ``transform``. Below the thresholds
-the results are exactly what exact search and a full fit give.
+fitted on a random sample and every other point placed among its nearest mapped neighbours.
+Below the thresholds the results are exactly what exact search and a full fit give.
 """
 
 from __future__ import annotations
@@ -18,16 +18,20 @@ import numpy as np
 
 #: below this many points the map is a PCA projection (UMAP needs a neighbourhood to work with)
 MIN_UMAP_POINTS = 20
-#: from this many points neighbours come from an approximate index: exact search costs n^2 dot
-#: products (20k points: about 2 s on 2 cores, 100k: about a minute) where NN-descent grows as n log n
-ANN_THRESHOLD = 20_000
+#: from this many points neighbours come from an approximate index: exact search grows as n^2
+#: (20k 96-d points: 8 s on 2 busy cores, 100k: minutes) and passes NN-descent's n log n build
+#: plus its one-off ~25 s numba compile (which the sampled map below shares) near 30k
+ANN_THRESHOLD = 30_000
 #: candidates per point the approximate index keeps (at least twice the neighbours asked): for
 #: the 17 nearest of 100k 96-d points, recall 0.98 against 0.87 with 17, and a faster build
 ANN_CANDIDATES = 30
 #: above this many points UMAP fits on a random sample of UMAP_SAMPLE points and places the rest
-#: with ``transform``: a full fit's optimisation grows with n and dominates the run past ~30k
+#: by their neighbours: a full fit's optimisation grows with n and dominated the run past ~30k;
+#: UMAP's own ``transform`` (a second index search plus optimisation) took 7 minutes for 80k
 UMAP_SAMPLE_THRESHOLD = 30_000
 UMAP_SAMPLE = 20_000
+#: how sharply a placed point follows its most similar mapped neighbours (cosine units)
+PLACE_TEMPERATURE = 0.05
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -148,13 +152,13 @@ def umap_2d(
 
     ``knn`` is :func:`neighbours`' output for at least ``n_neighbors`` neighbours, if at hand.
     Above ``sample_above`` points the map is fitted on ``sample_size`` of them (drawn with
-    ``seed``) and the others are placed by ``transform`` (``knn`` is then not used).
+    ``seed``) and the others are placed by :func:`place_by_neighbours`.
     """
     n = len(emb)
     if n < MIN_UMAP_POINTS:
         return pca_2d(emb)
     if n > sample_above and sample_size < n:
-        return _umap_sampled(emb, seed, n_neighbors, max(sample_size, MIN_UMAP_POINTS))
+        return _umap_sampled(emb, seed, knn, n_neighbors, max(sample_size, MIN_UMAP_POINTS))
     import umap  # heavy (numba): only when a map is made
 
     k = min(n_neighbors, n - 1)
@@ -178,25 +182,59 @@ def umap_2d(
     return np.asarray(out, dtype=np.float32)
 
 
-def _umap_sampled(emb: np.ndarray, seed: int, n_neighbors: int, sample_size: int) -> np.ndarray:
-    """UMAP fitted on a seeded random sample; every other point placed by ``transform``."""
-    import umap
-
-    unit = normalize(emb)
-    n = len(unit)
+def _umap_sampled(
+    emb: np.ndarray,
+    seed: int,
+    knn: tuple[np.ndarray, np.ndarray] | None,
+    n_neighbors: int,
+    sample_size: int,
+) -> np.ndarray:
+    """UMAP fitted on a seeded random sample; every other point placed by its neighbours."""
+    n = len(emb)
+    k = min(n_neighbors, sample_size - 1)
+    if knn is None or knn[0].shape[1] < k + 1:
+        knn = neighbours(emb, k + 1, seed=seed)
     rng = np.random.default_rng(seed)
     fit_rows = np.sort(rng.choice(n, size=sample_size, replace=False))
-    rest = np.setdiff1d(np.arange(n), fit_rows)
-    reducer = umap.UMAP(
-        n_components=2,
-        n_neighbors=min(n_neighbors, sample_size - 1),
-        metric="cosine",
-        random_state=seed,
-        n_jobs=1,
-        n_epochs=200,
-    )
-    out = np.empty((n, 2), dtype=np.float32)
-    # UMAP builds its own index on the sample: transform searches it for the other points
-    out[fit_rows] = reducer.fit_transform(unit[fit_rows])
-    out[rest] = reducer.transform(unit[rest])
-    return out
+    out = np.zeros((n, 2), dtype=np.float32)
+    out[fit_rows] = umap_2d(emb[fit_rows], seed=seed, n_neighbors=k, sample_above=sample_size)
+    placed = np.zeros(n, dtype=bool)
+    placed[fit_rows] = True
+    return place_by_neighbours(emb, out, placed, knn)
+
+
+def place_by_neighbours(
+    emb: np.ndarray,
+    xy: np.ndarray,
+    placed: np.ndarray,
+    knn: tuple[np.ndarray, np.ndarray],
+    *,
+    passes: int = 4,
+) -> np.ndarray:
+    """2-D positions for the rows not yet ``placed``: the weighted mean of their placed neighbours.
+
+    Weights fall off as ``exp((similarity - 1) / PLACE_TEMPERATURE)``, so the most similar
+    neighbours decide (UMAP's ``transform`` starts from the same kind of mean). A row whose
+    neighbours are all unplaced waits for a later pass; after ``passes``, any left go onto the
+    most similar placed row.
+    """
+    xy = np.array(xy, dtype=np.float32)
+    placed = np.array(placed, dtype=bool)
+    idx, sim = knn[0][:, 1:], knn[1][:, 1:].astype(np.float64)  # column 0 is the row itself
+    for _ in range(passes):
+        todo = np.flatnonzero(~placed)
+        if not len(todo):
+            return xy
+        near = idx[todo]
+        w = np.exp((sim[todo] - 1.0) / PLACE_TEMPERATURE) * placed[near]
+        total = w.sum(axis=1)
+        ok = total > 0
+        xy[todo[ok]] = (w[ok, :, None] * xy[near[ok]]).sum(axis=1) / total[ok, None]
+        placed[todo[ok]] = True
+    left = np.flatnonzero(~placed)
+    if len(left):
+        unit, anchors = normalize(emb), np.flatnonzero(placed)
+        for start in range(0, len(left), 2048):
+            rows = left[start : start + 2048]
+            xy[rows] = xy[anchors[(unit[rows] @ unit[anchors].T).argmax(axis=1)]]
+    return xy

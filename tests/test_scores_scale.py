@@ -14,6 +14,7 @@ from model.embed import (
     exact_neighbours,
     neighbours,
     normalize,
+    place_by_neighbours,
     umap_2d,
 )
 from model.scores import duplicates, label_quality, outlier_scores, style_clusters
@@ -119,3 +120,18 @@ def test_minibatch_style_clusters_find_a_val_only_style():
     assert set(verdict[which != 2]) <= {"both"}
     again, _ = style_clusters(normalize(x), splits, 0, minibatch_above=1000)
     assert np.array_equal(cluster, again)
+
+
+def test_points_placed_by_neighbours_land_among_them_even_when_only_far_ones_are_mapped():
+    emb = np.array([[1, 0], [1, 0.01], [1, 0.02], [0, 1], [0.01, 1], [0.02, 1]], np.float32)
+    xy = np.array([[0, 0], [0, 0], [0, 0], [10, 10], [0, 0], [0, 0]], np.float32)
+    placed = np.array([True, False, False, True, False, False])
+    # row 2 sees only unplaced rows 1 and 5 (it is placed in a second pass); row 5 sees nothing
+    # placed at all (it goes onto the most similar mapped row, 3)
+    idx = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 5], [3, 4, 5], [4, 3, 5], [5, 4, 2]])
+    sim = np.einsum("nd,nkd->nk", normalize(emb), normalize(emb)[idx])
+    out = place_by_neighbours(emb, xy, placed, (idx, sim), passes=1)
+    assert out[1].tolist() == [0, 0] and out[4].tolist() == [10, 10]
+    assert out[2].tolist() == [0, 0] and out[5].tolist() == [10, 10]
+    out = place_by_neighbours(emb, xy, placed, (idx, sim), passes=4)
+    assert np.allclose(out[:3], 0) and np.allclose(out[3:], 10)
