@@ -146,7 +146,7 @@ def measure_images(n: int, workdir: Path, epochs: int) -> dict:
     meter.close()
     metrics = run.metrics()
     timings = metrics["timings"]
-    seconds = dict(meter.seconds)
+    seconds, cpu = dict(meter.seconds), dict(meter.cpu)
     # the run's own clock for its steps; the meter's boundaries come from progress events
     seconds["load"] = timings["load"]
     seconds["train"] = timings["folds"] + timings["final"]
@@ -163,7 +163,11 @@ def measure_images(n: int, workdir: Path, epochs: int) -> dict:
         "folds": metrics["folds"],
         "generate": {"s": round(generate, 2), "rss_mb": round(generate_rss, 1)},
         "steps": {
-            s: {"s": round(seconds.get(s, 0.0), 2), "rss_mb": round(meter.peak.get(s, 0.0), 1)}
+            s: {
+                "s": round(seconds.get(s, 0.0), 2),
+                "cpu_s": round(cpu.get(s, 0.0), 2),
+                "rss_mb": round(meter.peak.get(s, 0.0), 1),
+            }
             for s in steps
         },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -217,7 +221,11 @@ def measure_embeddings(n: int) -> dict:
     )
     meter.close()
     steps = {
-        s: {"s": round(meter.seconds[s], 2), "rss_mb": round(meter.peak[s], 1)}
+        s: {
+            "s": round(meter.seconds[s], 2),
+            "cpu_s": round(meter.cpu[s], 2),
+            "rss_mb": round(meter.peak[s], 1),
+        }
         for s in ("neighbours", "umap", "scores")
     }
     total = sum(v["s"] for v in steps.values())
@@ -225,6 +233,7 @@ def measure_embeddings(n: int) -> dict:
         "embeddings": n,
         "steps": steps,
         "total_s": round(total, 2),
+        "total_cpu_s": round(sum(v["cpu_s"] for v in steps.values()), 2),
         "duplicates_found": int((table["duplicate_of"] != "").sum()),
         "planted_duplicate_pairs": n // 200,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -241,22 +250,27 @@ def _in_subprocess(args: list[str]) -> dict:
 def _print_images(results: list[dict]) -> None:
     base = results[0]
     print(f"\ncores: {os.cpu_count()}  epochs: {base['epochs']}  folds: {base['folds']}")
-    head = f"{'step':9}" + "".join(f"{r['images']:>22,}" for r in results)
-    print(head + "   time/image  RSS   (ratios vs the first size)")
+    print("per size: wall s / CPU s / peak RSS MB; then, per larger size against the first:")
+    print("time per image (wall, CPU) and peak RSS as ratios")
+    head = f"{'step':8}" + "".join(f"{r['images']:>26,}" for r in results)
+    print(head + "".join(f"{'ratios ' + format(r['images'], ','):>27}" for r in results[1:]))
     for step in base["steps"]:
-        cells = "".join(
-            f"{r['steps'][step]['s']:>9.1f} s {r['steps'][step]['rss_mb']:>7.0f} MB"
-            for r in results
-        )
-        ratios = ""
+        line = f"{step:8}"
+        for r in results:
+            v = r["steps"][step]
+            line += f"{v['s']:>9.1f} {v['cpu_s']:>7.1f} {v['rss_mb']:>7.0f} MB"
+        b = base["steps"][step]
         for r in results[1:]:
-            t0 = base["steps"][step]["s"] / base["images"]
-            t1 = r["steps"][step]["s"] / r["images"]
-            rss = r["steps"][step]["rss_mb"] / max(base["steps"][step]["rss_mb"], 1)
-            ratios += f"  {t1 / t0 if t0 > 0 else float('nan'):>5.2f}x {rss:>5.2f}x"
-        print(f"{step:9}{cells}{ratios}")
+            v, scale = r["steps"][step], base["images"] / r["images"]
+            wall = v["s"] * scale / b["s"] if b["s"] > 0 else float("nan")
+            cpu = v["cpu_s"] * scale / b["cpu_s"] if b["cpu_s"] > 0 else float("nan")
+            line += f"   {wall:>6.2f}x {cpu:>6.2f}x {v['rss_mb'] / max(b['rss_mb'], 1):>6.2f}x"
+        print(line)
     per_epoch = [r["steps"]["train"]["s"] / r["epochs"] / r["images"] * 1000 for r in results]
-    print("train per epoch, ms per image: " + ", ".join(f"{v:.2f}" for v in per_epoch))
+    print(
+        "train per epoch (all K+1 models), ms per image: "
+        + ", ".join(f"{v:.2f}" for v in per_epoch)
+    )
     for r in results:
         g = r["generate"]
         print(
@@ -299,9 +313,10 @@ def main() -> None:
         print(f"\nscores + UMAP alone on {args.embeddings:,} synthetic embeddings ...", flush=True)
         emb = _in_subprocess(["--one-embeddings", str(args.embeddings)])
         for step, v in emb["steps"].items():
-            print(f"  {step:11} {v['s']:7.1f} s  {v['rss_mb']:6.0f} MB")
+            print(f"  {step:11} {v['s']:7.1f} s  {v['cpu_s']:7.1f} s CPU  {v['rss_mb']:6.0f} MB")
         print(
-            f"  total {emb['total_s']:.1f} s (goal: under 120 s on 2 cores); "
+            f"  total {emb['total_s']:.1f} s, {emb['total_cpu_s']:.1f} s CPU "
+            f"(goal: under 120 s on 2 cores); "
             f"{emb['duplicates_found']} images flagged as duplicates "
             f"({emb['planted_duplicate_pairs']} planted pairs)"
         )

@@ -452,7 +452,10 @@ def make_demo_data(root: Path, n_images: int = 1500, seed: int = 0) -> DemoSumma
     width = max(5, len(str(n_images - 1)))
     ids = [f"img-{k:0{width}d}" for k in rng.permutation(n_images)]
 
-    pixels: list[np.ndarray] = []
+    # only the sources of near-duplicates are needed again: keeping every image's pixels grew
+    # memory with the dataset (about 5 GB at 1M images)
+    sources = {r.source for r in records if r.source >= 0}
+    pixels: dict[int, np.ndarray] = {}
     for k, r in enumerate(records):
         # One generator per image: an image's pixels do not depend on how others were drawn.
         img_rng = np.random.default_rng([seed, k])
@@ -464,7 +467,8 @@ def make_demo_data(root: Path, n_images: int = 1500, seed: int = 0) -> DemoSumma
             arr = _draw_numeral(
                 r.true_label, r.style, r.case, img_rng, clean=r.split == "label_book"
             )
-        pixels.append(arr)
+        if k in sources:
+            pixels[k] = arr
         folder = root / r.split / r.given_label
         folder.mkdir(parents=True, exist_ok=True)
         # Pillow writes no tIME chunk unless asked: the bytes depend on the pixels only. Level 1
