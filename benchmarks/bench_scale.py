@@ -287,6 +287,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip-images", action="store_true")
+    ap.add_argument(
+        "--reuse", action="store_true", help="take a size's result from an earlier run in --workdir"
+    )
     ap.add_argument("--skip-embeddings", action="store_true")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # worker: one image size
     ap.add_argument("--one-embeddings", type=int, help=argparse.SUPPRESS)  # worker
@@ -304,9 +307,14 @@ def main() -> None:
     results = []
     if not args.skip_images:
         for n in [int(s) for s in args.sizes.split(",") if s]:
+            saved = workdir / f"result-{n}-epochs{args.epochs}.json"
+            if args.reuse and saved.exists():
+                results.append(json.loads(saved.read_text()))
+                continue
             print(f"{n:,} images ...", flush=True)
             extra = ["--workdir", str(workdir), "--epochs", str(args.epochs)]
             results.append(_in_subprocess(["--one", str(n), *extra]))
+            saved.write_text(json.dumps(results[-1]))
             print(json.dumps(results[-1]), flush=True)
         _print_images(results)
     if not args.skip_embeddings:
