@@ -26,8 +26,9 @@ ANN_THRESHOLD = 30_000
 #: the 17 nearest of 100k 96-d points, recall 0.98 against 0.87 with 17, and a faster build
 ANN_CANDIDATES = 30
 #: above this many points UMAP fits on a random sample of UMAP_SAMPLE points and places the rest
-#: by their neighbours: a full fit's optimisation grows with n and dominated the run past ~30k;
-#: UMAP's own ``transform`` (a second index search plus optimisation) took 7 minutes for 80k
+#: by their neighbours: a full fit's optimisation grows with n, and UMAP's own ``transform`` (a
+#: second index search plus optimisation) took 7 minutes of wall time for 80k points on 2 shared
+#: cores, where placing them among the neighbours already at hand takes about a second
 UMAP_SAMPLE_THRESHOLD = 30_000
 UMAP_SAMPLE = 20_000
 #: how sharply a placed point follows its most similar mapped neighbours (cosine units)
