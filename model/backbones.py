@@ -22,13 +22,11 @@ import torch
 from torch import nn
 
 from model.nets import GroupedLinear
-from model.presets import TrainConfig
+from model.presets import TrainConfig, WeightsNotFoundError
+
+__all__ = ["RANDOM", "BackboneNet", "WeightsNotFoundError", "load_pretrained", "weights_identity"]
 
 RANDOM = "random"
-
-
-class WeightsNotFoundError(ValueError):
-    """The pretrained weights of a backbone preset are neither at the given path nor cached."""
 
 
 def _download_hint(arch: str) -> tuple[str, str]:

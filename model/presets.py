@@ -42,6 +42,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 
+class WeightsNotFoundError(ValueError):
+    """A backbone preset's pretrained weights are neither at the given path nor cached."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training recipe. Stored in full inside every checkpoint (``model.pt``)."""

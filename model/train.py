@@ -220,6 +220,13 @@ class _Run:
             seed=self.seed,
         )
         self.timings["scores"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from model.quality import image_quality, merge_issues
+
+        # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
+        quality = image_quality(list(pool["path"]), list(pool["id"]))
+        scores["issues"] = merge_issues(scores["issues"], quality["quality_issues"])
+        self.timings["quality"] = time.perf_counter() - t
         self.report("scores", 1.0)
 
         self._write_outputs(
