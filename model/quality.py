@@ -105,8 +105,9 @@ def _run_cleanvision(
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise ValueError(f"{len(missing)} image file(s) not found, e.g. {missing[0]}")
-    # cleanvision prints progress bars and a summary; a library call stays quiet
+    # cleanvision draws a progress bar whatever its verbose flag says; a library call stays quiet
     logging.getLogger("cleanvision").setLevel(logging.ERROR)
+    _quiet_cleanvision()
     lab = Imagelab(filepaths=paths, verbose=False)
     params = {t: ({"threshold": thresholds[t]} if t in thresholds else {}) for t in issue_types}
     lab.find_issues(issue_types=params, n_jobs=n_jobs, verbose=False)
@@ -119,6 +120,16 @@ def _run_cleanvision(
         )
         out[f"is_{t}"] = values
     return out
+
+
+def _quiet_cleanvision() -> None:
+    from functools import partial
+
+    from cleanvision.issue_managers import image_property_issue_manager as manager
+    from tqdm.auto import tqdm
+
+    if not isinstance(manager.tqdm, partial):
+        manager.tqdm = partial(tqdm, disable=True)
 
 
 def merge_issues(issues: Sequence[str], quality: Sequence[str]) -> list[str]:
