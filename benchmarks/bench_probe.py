@@ -23,7 +23,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.train import run_training  # noqa: E402
-from sheets_bridge.demo_shapes import SHAPE_CLASSES, make_shapes_data  # noqa: E402
+from sheets_bridge.loop.demo_shapes import SHAPE_CLASSES, make_shapes_data  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from sheets_bridge.cli import main
-from sheets_bridge.demo_shapes import SHAPE_CLASSES, SIZE
+from sheets_bridge.loop.demo_shapes import SHAPE_CLASSES, SIZE
 
 
 def _ok(runner: CliRunner, args: list[str]) -> str:
