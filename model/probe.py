@@ -155,23 +155,33 @@ def fit_probe(
     feats, computed = backbone_features(net, images, cache=cache, batch_size=config.eval_batch_size)
     t_feat = time.perf_counter() - t
     t = time.perf_counter()
-    results = []
-    for job in jobs:
-        res = JobResult(job.name)
-        train_idx = np.sort(np.asarray(job.train_idx))
-        w, b, loss = _fit_head(feats[train_idx], labels[train_idx], n_classes, seed)
-        res.losses, res.best_epoch = [loss], 1
-        res.trained_on, res.images_seen = train_idx, len(train_idx)
-        if job.select_idx is not None and len(job.select_idx):
-            probs = head_probs(w, b, feats[job.select_idx])
-            res.select_accuracy = [float((probs.argmax(1) == labels[job.select_idx]).mean())]
-        if job.holdout_idx is not None:
-            res.holdout_probs[1] = head_probs(w, b, feats[job.holdout_idx])
-        if job.keep_state:
-            state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-            state["fc.weight"] = torch.from_numpy(w)
-            state["fc.bias"] = torch.from_numpy(b)
-            res.state = state
-        results.append(res)
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: these fits are small, and BLAS sized for every CPU the machine reports
+    # (not the few this process may use) ran them 50x slower on a busy 2-core box
+    with threadpool_limits(limits=1):
+        results = [_fit_job(job, feats, labels, n_classes, seed, net) for job in jobs]
     timings = {"features": t_feat, "heads": time.perf_counter() - t, "computed": float(computed)}
     return results, feats, timings
+
+
+def _fit_job(
+    job: Job, feats: np.ndarray, labels: np.ndarray, n_classes: int, seed: int, net: torch.nn.Module
+) -> JobResult:
+    """One head: fit on the job's training rows, probabilities for its held-out and select rows."""
+    res = JobResult(job.name)
+    train_idx = np.sort(np.asarray(job.train_idx))
+    w, b, loss = _fit_head(feats[train_idx], labels[train_idx], n_classes, seed)
+    res.losses, res.best_epoch = [loss], 1
+    res.trained_on, res.images_seen = train_idx, len(train_idx)
+    if job.select_idx is not None and len(job.select_idx):
+        probs = head_probs(w, b, feats[job.select_idx])
+        res.select_accuracy = [float((probs.argmax(1) == labels[job.select_idx]).mean())]
+    if job.holdout_idx is not None:
+        res.holdout_probs[1] = head_probs(w, b, feats[job.holdout_idx])
+    if job.keep_state:
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        state["fc.weight"] = torch.from_numpy(w)
+        state["fc.bias"] = torch.from_numpy(b)
+        res.state = state
+    return res
