@@ -75,4 +75,4 @@ def test_shapes_demo_trains_with_a_backbone_preset_and_pushes_issues(tmp_path):
 
 def test_unknown_preset_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["init", str(tmp_path), "--preset", "resnet18"])
-    assert result.exit_code == 2 and "probe-<timm arch>" in result.output
+    assert result.exit_code == 2 and "probe-<timm architecture>" in result.output
