@@ -124,6 +124,7 @@ def run_training(
     eval_sets: dict[str, pd.DataFrame] | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Train, predict out-of-fold, embed, map and score; write the run files; return the metrics.
 
@@ -132,10 +133,11 @@ def run_training(
     extra labelled rows (``path, label``) on which the final model's accuracy is reported; labelled
     label_book and test rows of the manifest are reported as the sets ``label_book`` and ``test``.
     ``on_progress(step, fraction)`` receives the step name (load, train, embed, umap, scores) and
-    the fraction (0..1) of the whole run done so far.
+    the fraction (0..1) of the whole run done so far. ``weights`` is a backbone preset's
+    pretrained weights (a file path, or ``"random"``; see :mod:`model.presets`).
     """
     t_start = time.perf_counter()
-    config = get_preset(preset, epochs=epochs)
+    config = get_preset(preset, epochs=epochs, weights=weights)
     classes = _check_classes(classes)
     rows = _check_manifest(manifest, classes, folds)
     extra = {}
@@ -170,11 +172,15 @@ class _Run:
         self.timings: dict[str, float] = {}
         self.pool_sha: list[str] = []
         # CUDA: the K fold models and the final model train together as one grouped network
-        self.grouped = dev.type == "cuda"
+        # (a timm backbone has no grouped form: its models train one after the other)
+        self.grouped = dev.type == "cuda" and config.net != "timm"
+        self.cache_dir: Path | None = None
+        self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
 
     def execute(
         self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], t_start: float
     ) -> dict[str, Any]:
+        self.cache_dir = cache_dir
         images, labels_t, labels, offsets = self._load(cache_dir, extra)
         final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(images, labels_t, labels)
         n = len(self.pool)
@@ -214,6 +220,13 @@ class _Run:
             seed=self.seed,
         )
         self.timings["scores"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from model.quality import image_quality, merge_issues
+
+        # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
+        quality = image_quality(list(pool["path"]), list(pool["id"]))
+        scores["issues"] = merge_issues(scores["issues"], quality["quality_issues"])
+        self.timings["quality"] = time.perf_counter() - t
         self.report("scores", 1.0)
 
         self._write_outputs(
@@ -287,7 +300,14 @@ class _Run:
         index = {c: i for i, c in enumerate(self.classes)}
         labels = np.array([index[lab] for f in frames for lab in f["label"]], dtype=np.int64)
         paths = [p for f in frames for p in f["path"]]
-        decoded = load_images(paths, shas, cache_dir=cache_dir, size=self.config.image_size)
+        decoded = load_images(
+            paths,
+            shas,
+            cache_dir=cache_dir,
+            size=self.config.image_size,
+            channels=self.config.channels,
+            fit=self.config.fit,
+        )
         images = torch.from_numpy(decoded).to(self.dev)
         offsets, start = {}, len(pool)
         for name, f in sets.items():
@@ -304,7 +324,20 @@ class _Run:
         from model.nets import build_net
 
         t = time.perf_counter()
-        net = build_net(self.config, len(self.classes))
+        if self.probe_features is not None:  # the probe's cached features are the embeddings
+            from model.probe import head_probs
+
+            emb_all, n = self.probe_features, len(self.pool)
+            w, b = state["fc.weight"].numpy(), state["fc.bias"].numpy()
+            eval_acc = {
+                name: float((head_probs(w, b, emb_all[ix]).argmax(1) == labels[ix]).mean())
+                for name, ix in offsets.items()
+            }
+            lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
+            self.timings["embed"] = time.perf_counter() - t
+            self.report("embed", 1.0)
+            return emb_all[:n].astype(np.float32), lb_emb, eval_acc
+        net = build_net(self.config, len(self.classes), pretrained=False)
         net.load_state_dict(state)
         net.to(self.dev)
         n = len(self.pool)
@@ -385,6 +418,26 @@ class _Run:
             for k in range(self.folds)
         ]
         epochs = config.epochs
+        if config.probe:  # linear probe: heads on cached frozen features, no training loop
+            from model.probe import fit_probe
+
+            t = time.perf_counter()
+            results, self.probe_features, probe_t = fit_probe(
+                config,
+                images,
+                labels,
+                [*fold_jobs, final_job],
+                n_classes,
+                seed=self.seed,
+                cache_dir=self.cache_dir,
+            )
+            *fold_results, final = results
+            self.timings["final"] = 0.0
+            self.timings["folds"] = time.perf_counter() - t
+            self.timings["probe_features"] = probe_t["features"]
+            self.timings["probe_heads"] = probe_t["heads"]
+            self.report("train", 1.0)
+            return final, fold_jobs, fold_results, fold_of, 1
         models = self.folds + 1
         common = {"seed": self.seed, "progress": self.progress}
 

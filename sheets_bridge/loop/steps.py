@@ -112,6 +112,13 @@ def _eval_set(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "label"])
 
 
+def _weights_path(ws: Workspace, weights: str) -> str | None:
+    """The ``weights`` setting as the model reads it: a relative path is the workspace's."""
+    if not weights or weights == "random" or Path(weights).expanduser().is_absolute():
+        return weights or None
+    return str(ws.root / weights)
+
+
 def train(
     ws: Workspace,
     *,
@@ -133,6 +140,9 @@ def train(
     fixed = fixed_eval_set(ws, version)
     if len(fixed):
         eval_sets[FIXED_EVAL] = fixed
+    from model.presets import WeightsNotFoundError
+
+    weights = _weights_path(ws, cfg.weights)
     run = ws.new_run(version, preset, cfg.seed)
     try:
         metrics = run_training(
@@ -147,9 +157,12 @@ def train(
             eval_sets=eval_sets or None,
             progress=progress,
             on_progress=on_progress,
+            weights=weights,
         )
     except BaseException as exc:
         ws.update_run(run, state="failed", error=f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, WeightsNotFoundError):
+            raise ConfigError(str(exc)) from None
         raise
     ws.update_run(
         run,
