@@ -17,7 +17,11 @@ from sheets_bridge.sheets import BACKENDS
 
 
 class _Group(click.Group):
-    """Turns library errors into one clear line instead of a traceback."""
+    """Turns every failure into one clear line instead of a traceback.
+
+    Library errors carry their own message; a full disk or a read-only file says which file; any
+    other exception is a bug, shown as one line (``SHEETS_BRIDGE_DEBUG=1`` shows the traceback).
+    """
 
     def invoke(self, ctx: click.Context):
         try:
@@ -27,6 +31,29 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; nothing half-written was kept", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except OSError as exc:
+            raise click.ClickException(_os_error(exc)) from None
+        except Exception as exc:
+            if os.environ.get("SHEETS_BRIDGE_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (a bug: please report it with the "
+                "command; SHEETS_BRIDGE_DEBUG=1 shows the traceback)"
+            ) from None
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a failed file operation: which file, and what to do."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else "a file"
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return f"the disk is full while writing {where}: free some space and run the command again"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot write {where} ({exc.strerror}): this needs write access to it"
+    return f"{where}: {exc.strerror or exc}"
 
 
 def _default_workspace() -> str:
@@ -207,11 +234,19 @@ def import_run_cmd(probabilities: Path, workspace: Path, embeddings: Path | None
 
 @main.command()
 @workspace_option
-def push(workspace: Path) -> None:
+@click.option(
+    "--new-sheet",
+    is_flag=True,
+    help="Start a new local sheet when its file (sheet.db) was lost.",
+)
+def push(workspace: Path, new_sheet: bool) -> None:
     """Write one row per image to the sheet, most doubtful first; human cells are kept."""
     from sheets_bridge import loop
 
-    click.echo(loop.push(_open(workspace)).describe())
+    ws = _open(workspace)
+    if new_sheet:
+        ws.mark_sheet_written(False)
+    click.echo(loop.push(ws).describe())
 
 
 @main.command()

@@ -6,6 +6,7 @@ which wins over the file; ``token`` is also read from ``SHEETS_BRIDGE_TOKEN``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -154,7 +155,7 @@ def load(workspace: Path, env: dict[str, str] | None = None) -> Config:
         )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - set(_BY_NAME))
     if unknown:
@@ -230,5 +231,7 @@ def ensure_token(workspace: Path) -> str:
     if config.token:
         return config.token
     token = secrets.token_urlsafe(32)
-    save(workspace, config.replace(token=token))
+    # A read-only workspace can still be viewed: then this token lives as long as the process.
+    with contextlib.suppress(OSError, ConfigError):
+        save(workspace, config.replace(token=token))
     return token

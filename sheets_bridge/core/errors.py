@@ -54,3 +54,7 @@ class CsvError(SheetError):
 
 class ConfirmationNeeded(BridgeError):
     """An operation would change more than a setting allows; run it again with ``--yes``."""
+
+
+class StorageError(BridgeError):
+    """A workspace file cannot be used: damaged, missing, read-only, or the disk is full."""

@@ -233,7 +233,7 @@ def push(
 ) -> PushReport:
     """Write one row per image, ordered by label quality, keeping every human cell."""
     report = on_progress or _noop
-    sheet = sheet or ws.sheet()
+    sheet_given, sheet = sheet, sheet or ws.sheet()
     version = ws.current
     manifest = version.manifest()
     run = run or ws.latest_run(version.name) or ws.latest_run()
@@ -259,6 +259,8 @@ def push(
     }
     report("push: writing the sheet", 0.6)
     kept = sheet.write(plan.write)
+    if not ws.remote_sheet and sheet_given is None:
+        ws.mark_sheet_written()
     report("push: done", 1.0)
     return PushReport(
         version.name,

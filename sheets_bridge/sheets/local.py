@@ -14,7 +14,8 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from sheets_bridge.core.cells import (
@@ -25,9 +26,10 @@ from sheets_bridge.core.cells import (
     SheetWrite,
     append_note,
 )
-from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.errors import SheetError, StorageError
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
+from sheets_bridge.core.sqlite import writable as db_writable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS header (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -84,29 +86,66 @@ class LocalSheet:
 
     url = "/sheet"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, must_exist: bool = False):
+        """Opening writes nothing: the file and its tables are created by the first write, so a
+        read-only workspace can still be viewed. ``must_exist``: the workspace has written this
+        sheet before, so a missing file is an error rather than an empty sheet."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            have = {r[1] for r in db.execute("PRAGMA table_info(edits)")}
-            for name, kind in _EDIT_COLUMNS.items():
-                if name not in have:
-                    try:
-                        db.execute(f"ALTER TABLE edits ADD COLUMN {name} {kind}")
-                    except sqlite3.OperationalError as exc:  # another process added it first
-                        if "duplicate column" not in str(exc):
-                            raise
+        self.must_exist = must_exist
+        self._ready = self._migrated = False
 
     @classmethod
     def from_config(cls, config: object, workspace_root: Path) -> LocalSheet:
         """The workspace's embedded sheet, ``<workspace>/sheet.db``."""
         return cls(Path(workspace_root) / "sheet.db")
 
-    def _connect(self):
-        return db_connect(self.path)
+    def _ensure(self) -> None:
+        """The tables, and the edit log's newer columns in a file written by an older version."""
+        if self._ready:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with db_connect(self.path) as db:
+            db.executescript(_SCHEMA)
+            self._migrate(db)
+        self._ready = True
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Add the edit log's newer columns to a file written by an older version."""
+        have = {r[1] for r in db.execute("PRAGMA table_info(edits)")}
+        for name, kind in _EDIT_COLUMNS.items():
+            if have and name not in have:
+                try:
+                    db.execute(f"ALTER TABLE edits ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A reading connection; a sheet not written yet reads as empty."""
+        if self.path.exists():
+            with db_connect(self.path) as db:
+                if not self._migrated and db_writable(self.path):
+                    self._migrate(db)  # an older file; a read-only one is only read
+                    self._migrated = True
+                yield db
+            return
+        if self.must_exist:
+            raise StorageError(
+                f"{self.path} is missing, but this workspace wrote its sheet there before: restore "
+                "it from a backup, or start a new sheet with `sheets-bridge push --new-sheet` "
+                "(cells people typed in the old one are not in it)"
+            )
+        db = sqlite3.connect(":memory:")
+        try:
+            db.executescript(_SCHEMA)
+            yield db
+        finally:
+            db.close()
 
     def _transaction(self):
+        self._ensure()
         return db_transaction(self.path)
 
     # -- reading ---------------------------------------------------------------------------------

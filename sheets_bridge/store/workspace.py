@@ -179,7 +179,19 @@ class Workspace:
         """The configured sheet backend (its module, gspread for Google, loads only when used)."""
         from sheets_bridge.sheets import backend
 
-        return backend(self.config.backend).load().from_config(self.config, self.root)
+        sheet = backend(self.config.backend).load().from_config(self.config, self.root)
+        if hasattr(sheet, "must_exist") and self._state().get("sheet_written"):
+            sheet.must_exist = True  # a lost local sheet is reported, not read as empty
+        return sheet
+
+    def mark_sheet_written(self, written: bool = True) -> None:
+        """Record that the local sheet holds rows, so that losing its file is noticed (not read as
+        an empty sheet); ``written=False`` starts over with a new sheet."""
+        state = self._state()
+        if bool(state.get("sheet_written")) == written:
+            return
+        state["sheet_written"] = written
+        _write_json_atomic(self.root / "state.json", state)
 
     @property
     def remote_sheet(self) -> bool:

@@ -11,6 +11,8 @@ needs the workspace token (see :mod:`sheets_bridge.web.security`).
 from __future__ import annotations
 
 import gzip
+import secrets
+import tempfile
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from urllib.parse import quote
 from flask import Flask, Request, Response, g, request
 
 from sheets_bridge.core.config import ensure_token
-from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.errors import StorageError, WorkspaceError
 from sheets_bridge.loop.jobs import Jobs
 from sheets_bridge.store.workspace import Workspace
 from sheets_bridge.web import security
@@ -55,7 +57,13 @@ def create_app(
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["sheets_bridge.loop.jobs"] = Jobs(root)
+    try:
+        jobs = Jobs(root)
+    except StorageError:
+        # A read-only workspace is still served for viewing; its jobs (which write) are refused.
+        jobs = Jobs(Path(tempfile.mkdtemp(prefix="sheets-bridge-jobs-")))
+        app.config["SB_READ_ONLY"] = True
+    app.extensions["sheets_bridge.loop.jobs"] = jobs
     app.extensions["sheets_bridge.cache"] = {}
     app.extensions["sheets_bridge.cache_lock"] = threading.Lock()
 
@@ -69,13 +77,22 @@ def create_app(
 
     @app.before_request
     def _open_workspace() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
         # One Workspace per request: it re-reads the settings and the current version, so a CLI
         # command run beside the server (pull, checkout) shows up on the next page load.
         g.ws = Workspace(root)
 
     app.after_request(_compress)
+    app.after_request(_security_headers)
     app.jinja_env.globals["quote"] = lambda s: quote(str(s), safe="")
+    app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")
     return app
+
+
+def _security_headers(response: Response) -> Response:
+    nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
+    security.security_headers(response.headers, nonce, allow_eval=g.get("csp_eval", False))
+    return response
 
 
 def _accepts_gzip(req: Request) -> bool:
@@ -143,7 +160,7 @@ def serve(
         raise WorkspaceError(f"{root} does not exist")
     local = security.is_loopback(host)
     app = create_app(root, pages_need_token=not local)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=security.request_handler())
     shown_host = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"

@@ -55,26 +55,74 @@ def _no_store(response):  # job states and cells change: never cache them
     return response
 
 
+def raw_body() -> bytes:
+    """The request body, read once, at most ``MAX_CONTENT_LENGTH`` bytes: a longer body (declared
+    or sent in chunks without a length) is 413, never silently cut."""
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 8 * 1024 * 1024)
+    cached = g.get("raw_body")
+    if cached is not None:
+        return cached
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the body is larger than {limit} bytes")
+    stream = request.environ.get("wsgi.input")
+    if request.content_length is None and stream is not None and _chunked():
+        data = b""
+        while len(data) <= limit:
+            chunk = stream.read(min(65536, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > limit:
+            raise ApiError(413, f"the body is larger than {limit} bytes")
+    else:
+        data = request.get_data(cache=True)
+    g.raw_body = data
+    return data
+
+
+def _chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The request's JSON object (an empty body is ``{}``); 400 for anything else."""
-    raw = request.get_data(cache=True)
+    """The request's JSON object (an empty body is ``{}``); 400 for anything else, 413 when too
+    large. Every route that takes a body reads it here."""
+    raw = raw_body()
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"the body must be a JSON object, not {type(data).__name__}")
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         known = ", ".join(allowed) or "none"
-        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; known: {known}")
+        raise ApiError(
+            400, f"unknown field(s) {', '.join(map(repr, unknown))[:200]}; known: {known}"
+        )
     return data
+
+
+def int_arg(name: str, default: int = 0) -> int:
+    """A non-negative integer query argument that fits SQLite's integers; 400 otherwise."""
+    text = request.args.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+    if not 0 <= value < 2**63:
+        raise ApiError(400, f"{name} must be between 0 and {2**63 - 1}")
+    return value
 
 
 # -- jobs --------------------------------------------------------------------------------------
 def _start(kind: str, params: dict[str, Any]):
+    if current_app.config.get("SB_READ_ONLY"):
+        raise ApiError(503, f"cannot {kind}: the workspace is read-only here (viewing only)")
     job = jobs().start(kind, params)
     return jsonify({"job": job}), 202
 
@@ -338,10 +386,7 @@ def sheet_rows():
 @api.get("/sheet/edits")
 def sheet_edits():
     """Cell edits after ``since`` (the grid polls this to show what others typed)."""
-    try:
-        since = int(request.args.get("since", "0"))
-    except ValueError:
-        raise ApiError(400, "since must be an integer") from None
+    since = int_arg("since")
     log = _edit_log(g.ws).edit_log(since)
     return jsonify(
         {

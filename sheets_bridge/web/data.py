@@ -5,6 +5,7 @@ Nothing here knows about HTTP; the blueprints turn these values into responses.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -62,8 +63,11 @@ def image_index(ws: Workspace) -> dict[str, ImageRef]:
     return index
 
 
-def thumbnail(ws: Workspace, ref: ImageRef, size: int = THUMB_PX) -> Path:
-    """A cached PNG whose longer side is ``size`` px (small images are enlarged without blur)."""
+def thumbnail(ws: Workspace, ref: ImageRef, size: int = THUMB_PX) -> Path | io.BytesIO:
+    """A cached PNG whose longer side is ``size`` px (small images are enlarged without blur).
+
+    In a read-only workspace the PNG is made in memory each time instead of cached.
+    """
     key = re.sub(r"[^0-9a-zA-Z_-]", "_", ref.sha256)
     out = ws.media_dir / "thumbs" / key[:2] / f"{key}-{size}.png"
     if out.exists():
@@ -71,17 +75,47 @@ def thumbnail(ws: Workspace, ref: ImageRef, size: int = THUMB_PX) -> Path:
     from PIL import Image
 
     with Image.open(ref.path) as im:
-        im = im.convert("L" if im.mode in ("1", "L", "I;16", "I") else "RGB")
+        im = to_8bit(im)
         scale = size / max(im.size)
         new = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
         # Enlarged strokes stay crisp with NEAREST; reduced ones alias without LANCZOS.
         im = im.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+        except OSError:
+            buffer = io.BytesIO()
+            im.save(buffer, format="PNG")
+            buffer.seek(0)
+            return buffer
         with os.fdopen(fd, "wb") as fh:
             im.save(fh, format="PNG", optimize=True)
     os.replace(tmp, out)  # two requests for the same thumbnail both write whole files
     return out
+
+
+def to_8bit(im):
+    """An 8-bit ``L`` or ``RGB`` image for display. 16-bit, 32-bit and float pixels are scaled
+    to 0..255 (Pillow's own conversion clips them: a 16-bit gradient would turn white)."""
+    from PIL import Image
+
+    if im.mode in ("1", "L"):
+        return im.convert("L")
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im.convert("RGB")
+    a = np.asarray(im, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if im.mode == "F" and lo >= 0 and hi <= 1:
+        scaled = a * 255  # float images in 0..1
+    elif lo >= 0 and hi <= 255:
+        scaled = a
+    elif lo >= 0 and hi <= 65535:
+        scaled = a / 257  # 16-bit: the full range maps onto 0..255
+    else:
+        scaled = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
 
 
 # -- sheet links -------------------------------------------------------------------------------

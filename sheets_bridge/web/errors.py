@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sheets_bridge.core.errors import BridgeError, JobConflict
+from sheets_bridge.core.errors import BridgeError, JobConflict, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,16 @@ def register_error_handlers(app: Flask) -> None:
         elif exc.code == 405:
             message = f"{request.method} is not allowed on {request.path}"
         return _respond(exc.code or 500, message)
+
+    @app.errorhandler(StorageError)
+    def _storage(exc: StorageError) -> Response:
+        # A damaged, missing or read-only workspace file: the server is fine, the data is not.
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        return _respond(503, str(exc))
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        return _respond(400, "the request is nested too deeply")
 
     @app.errorhandler(BridgeError)
     def _bridge(exc: BridgeError) -> Response:

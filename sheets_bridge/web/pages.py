@@ -129,6 +129,10 @@ def umap():
     if points is None:
         return render_template("umap.html", **_context(page="umap", script="", div="", empty=True))
     script, div, legends, data = figure_components(points, ws.classes, colour)
+    # Bokeh's inline script runs under the page's CSP by this response's nonce.
+    script = script.replace("<script>", f'<script nonce="{g.csp_nonce}">')
+    script = script.replace('<script type="text/javascript">', f'<script nonce="{g.csp_nonce}">')
+    g.csp_eval = True
     run = umap_run(ws)
     info = run.info() if run else {}
     from sheets_bridge.core.rows import label_choices

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from urllib.parse import urlsplit
 
 from flask import Request
@@ -76,3 +77,69 @@ def page_allowed(request: Request, token: str, *, pages_need_token: bool) -> boo
         or same(bearer(request), token)
         or same(basic_password(request), token)
     )
+
+
+# -- response headers ------------------------------------------------------------------------------
+def content_security_policy(nonce: str, *, allow_eval: bool = False) -> str:
+    """The pages' CSP: scripts from this server or carrying this response's nonce (the UMAP page's
+    inline Bokeh script), nothing may frame a page, no plugins, forms and fetches to this origin.
+    BokehJS compiles the hover formatter with ``new Function``: only the UMAP page allows eval."""
+    script = f"'self' 'nonce-{nonce}'" + (" 'unsafe-eval'" if allow_eval else "")
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {script}",
+            # Bokeh and Tabulator set inline styles; styles cannot run script.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def security_headers(headers, nonce: str, *, allow_eval: bool = False) -> None:
+    """Headers every response gets: no framing (clickjacking), no MIME sniffing, no referrer (a
+    page URL may still hold ``?token=`` on the first request), and the CSP."""
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault(
+        "Content-Security-Policy", content_security_policy(nonce, allow_eval=allow_eval)
+    )
+
+
+# -- the access log ------------------------------------------------------------------------------
+_SECRET_PARAM = re.compile(r"(?i)([?&;](?:token|sig)=)[^&;\s\"']*")
+
+
+def redact(text: str) -> str:
+    """``/?token=abc&x=1`` -> ``/?token=[redacted]&x=1`` (also ``sig=``, the image signatures)."""
+    return _SECRET_PARAM.sub(r"\1[redacted]", text)
+
+
+def _request_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class RedactingRequestHandler(WSGIRequestHandler):
+        """werkzeug's request handler, whose log lines (the request line included) never hold
+        the token of a ``?token=`` link or an image signature."""
+
+        def log(self, type: str, message: str, *args) -> None:  # noqa: A002 - werkzeug's name
+            try:
+                text = message % args if args else message
+            except (TypeError, ValueError):
+                text = " ".join([message, *map(str, args)])
+            super().log(type, "%s", redact(text))
+
+    return RedactingRequestHandler
+
+
+def request_handler():
+    """The request handler class for :func:`werkzeug.serving.make_server`."""
+    return _request_handler()

@@ -77,6 +77,12 @@
       clearTimeout(toastTimer);
       toastTimer = setTimeout(() => { el.className = ""; }, kind === "error" ? 8000 : 3000);
     },
+    // Text for the places that take HTML (Tabulator's column titles, dropdown entries and
+    // formatter results): class names, annotator names and cell values are never markup.
+    escapeHtml(text) {
+      return String(text === null || text === undefined ? "" : text).replace(/[&<>"'`]/g,
+        (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;" })[c]);
+    },
     thumb(id) {
       return "/images/" + encodeURIComponent(id) + "?thumb=1";
     },

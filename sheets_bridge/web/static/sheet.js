@@ -9,7 +9,8 @@
   const POLL_MS = 4000;
   const NAMES = { X: "X (ten)", x: "x (remove)", "?": "? (unsure)", "": "(empty)" };
   const labelValues = {};
-  for (const c of ["", ...choices]) labelValues[c] = NAMES[c] || c;
+  // Tabulator draws dropdown entries as HTML: a class name must stay text.
+  for (const c of ["", ...choices]) labelValues[c] = sb.escapeHtml(NAMES[c] || c);
   const NUMERIC = new Set(["confidence", "label_quality", "typicality", "rank", "agreement"]);
   const WIDTH = { id: 120, label: 80, subset: 90, pred: 80, confidence: 110, label_quality: 120,
     is_correct: 100, typicality: 110, rank: 80, note: 200, issues: 230, status: 220, nearest_label_book: 170,
@@ -33,12 +34,12 @@
     const v = cell.getValue();
     if (v === null || v === undefined || v === "") return "";
     const n = Number(v);
-    return Number.isFinite(n) ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(v);
+    return Number.isFinite(n) ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : sb.escapeHtml(v);
   }
 
   function column(name, meta) {
     const col = {
-      title: name, field: name, headerTooltip: descriptions[name] || name,
+      title: sb.escapeHtml(name), field: name, headerTooltip: descriptions[name] || name,
       width: WIDTH[name] || (meta.labelColumns.includes(name) ? 130 : 120),
       headerFilter: "input", headerFilterPlaceholder: "filter", vertAlign: "middle",
     };
