@@ -16,6 +16,9 @@ class DatasetError(BridgeError):
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
+        if len(self.problems) == 1:  # one problem: one line
+            super().__init__(f"the dataset has 1 problem: {self.problems[0]}")
+            return
         shown = "\n  ".join(self.problems[:50])
         more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
         super().__init__(f"the dataset has {len(self.problems)} problem(s):\n  {shown}{more}")
