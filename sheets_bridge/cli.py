@@ -501,7 +501,7 @@ def _user() -> str | None:
 @click.option(
     "--serve/--no-serve", default=True, show_default=True, help="Serve the web app at the end."
 )
-@click.option("--port", default=8000, show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 def demo(
     workspace: Path | None,
     directory: Path | None,
@@ -560,7 +560,7 @@ def _serve(workspace: Path, host: str, port: int) -> None:
     show_default=True,
     help="Any address but 127.0.0.1 requires the token.",
 )
-@click.option("--port", default=8000, show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 def serve(workspace: Path, host: str, port: int) -> None:
     """Serve the dashboard, the UMAP view, the local sheet grid and the JSON API."""
     _open(workspace)

@@ -56,23 +56,35 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
     probe = Config(**settings).validate()  # type: ignore[arg-type]
     check_preset(probe.preset)  # settings are checked before anything is written
     check_config(probe)
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     try:
         manifest, classes = register(Path(dataset), root)
-    except DatasetError:
-        if not any(p for p in root.iterdir() if p.name != "media"):
-            import shutil
-
-            shutil.rmtree(root, ignore_errors=True)  # leave nothing behind for a failed init
+        cfg = Config(dataset=str(Path(dataset).resolve()), classes=classes, **settings).validate()  # type: ignore[arg-type]
+        config_mod.save(root, cfg)
+        version = create_version(
+            root / "versions", manifest, parent=None, message=f"registered {dataset}"
+        )
+        ws = Workspace(root)
+        ws.set_current(version.name)
+    except BaseException:
+        _remove_partial(root, created)  # leave nothing half-made: init can simply be run again
         raise
-    cfg = Config(dataset=str(Path(dataset).resolve()), classes=classes, **settings).validate()  # type: ignore[arg-type]
-    config_mod.save(root, cfg)
-    version = create_version(
-        root / "versions", manifest, parent=None, message=f"registered {dataset}"
-    )
-    ws = Workspace(root)
-    ws.set_current(version.name)
     return ws
+
+
+def _remove_partial(root: Path, created: bool) -> None:
+    """Undo a failed init: the folder was new or empty when it started."""
+    import shutil
+
+    if created:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 # -- train -------------------------------------------------------------------------------------

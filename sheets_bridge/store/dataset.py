@@ -148,7 +148,8 @@ def _files(folder: Path, root: Path, problems: list[str]) -> list[Path]:
 
 def _scan_csv(path: Path, problems: list[str]) -> list[Entry]:
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        # utf-8-sig: spreadsheet programs often start a CSV with a byte-order mark
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DatasetError([f"{path.name}: not a readable CSV ({exc})"]) from None
     cols = [c.strip() for c in df.columns]

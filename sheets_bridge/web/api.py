@@ -91,13 +91,19 @@ def body(allowed: tuple[str, ...]) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise ApiError(400, "the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"the body must be a JSON object, not {type(data).__name__}")
+    try:  # "\ud800" parses, but no cell, log or file can hold half a surrogate pair
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "the body holds text that is not valid Unicode (a lone surrogate)"
+        ) from None
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         known = ", ".join(allowed) or "none"
@@ -105,6 +111,10 @@ def body(allowed: tuple[str, ...]) -> dict[str, Any]:
             400, f"unknown field(s) {', '.join(map(repr, unknown))[:200]}; known: {known}"
         )
     return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def int_arg(name: str, default: int = 0) -> int:

@@ -115,7 +115,7 @@ def to_8bit(im):
     else:
         scaled = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
     scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
 
 
 # -- sheet links -------------------------------------------------------------------------------
