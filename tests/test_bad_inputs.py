@@ -7,9 +7,10 @@ JSON answer) or be accepted with the given result, and never in a traceback or a
 
 from __future__ import annotations
 
-import json
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -890,3 +891,140 @@ def test_the_web_app_on_a_damaged_sheet(tmp_path, pushed, what, data, path, expe
     assert page.status_code == 200
     umap = client.get("/umap")
     assert umap.status_code == 200 and "could not be read" in umap.get_data(as_text=True)
+
+
+# -- 7. 16-bit images and read-only workspaces -----------------------------------------------------
+def test_a_16_bit_gradient_keeps_its_greys_in_the_web_thumbnail(tmp_path):
+    data = tmp_path / "data"
+    _two_classes(data)
+    png16(data / "train" / "a" / "deep.png")
+    tiff_float(data / "train" / "b" / "float.tif")
+    ws = loop.init(data, tmp_path / "ws")
+    assert {"deep", "float"} <= set(ws.current.manifest()["id"])
+    client = create_app(ws.root, token=TOKEN, testing=True).test_client()
+    for rid in ("deep", "float"):
+        response = client.get(f"/images/{rid}?thumb=1")
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        from io import BytesIO
+
+        grey = np.asarray(Image.open(BytesIO(response.data)).convert("L"), dtype=float)
+        assert 100 < grey.mean() < 155, (rid, grey.mean())  # a gradient, not white
+        assert (grey > 250).mean() < 0.2 and grey[:, 0].mean() < 20 and grey[:, -1].mean() > 235
+
+
+def _read_only_prefix(ws: Path) -> list[str]:
+    """A command prefix under which ``ws`` is read-only: a private read-only bind mount when
+    running as root (permissions do not stop root), else the permission bits."""
+    import shutil
+
+    if os.geteuid() != 0:
+        for p in [ws, *ws.rglob("*")]:
+            p.chmod(p.stat().st_mode & ~0o222)
+        return []
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) to make a read-only mount as root")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a mount namespace here: {probe.stderr.decode()[:100]}")
+    mount = f'mount --bind {ws} {ws} && mount -o remount,bind,ro {ws} {ws} && exec "$@"'
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", mount, "sh"]
+
+
+@pytest.fixture
+def read_only_ws(tmp_path, pushed) -> tuple[Path, list[str]]:
+    ws = _copy_ws(pushed, tmp_path)
+    for leftover in ("jobs.db", "media/thumbs"):
+        path = ws / leftover
+        if path.is_dir():
+            import shutil
+
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    return ws, _read_only_prefix(ws)
+
+
+#: Runs CLI commands in one process (one start-up inside the read-only mount) and prints
+#: [exit code, output, whether an exception other than SystemExit escaped] per command.
+_RUN_COMMANDS = """
+import json, sys
+from click.testing import CliRunner
+from sheets_bridge.cli import main
+out = []
+for args in json.loads(sys.argv[1]):
+    r = CliRunner().invoke(main, args)
+    out.append([r.exit_code, r.output, not isinstance(r.exception, (SystemExit, type(None)))])
+print(json.dumps(out))
+"""
+
+
+def test_a_read_only_workspace_still_serves_every_reading_command(read_only_ws):
+    import json
+
+    ws, prefix = read_only_ws
+    before = sorted(str(p.relative_to(ws)) for p in ws.rglob("*"))
+    commands = [
+        [*args, "-w", str(ws)]
+        for args in (["versions"], ["report"], ["sheet", "show"], ["diff", "v0001"], ["pull"])
+    ]
+    run = subprocess.run(
+        [*prefix, sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    for args, (code, output, escaped) in zip(commands[:-1], results, strict=False):
+        assert code == 0 and not escaped and "Traceback" not in output, (args, output)
+    code, output, escaped = results[-1]  # pull writes: refused in one line
+    assert code == 1 and not escaped and len(output.strip().splitlines()) == 1, output
+    assert "Error:" in output and ("read-only" in output or "cannot write" in output), output
+    assert sorted(str(p.relative_to(ws)) for p in ws.rglob("*")) == before  # nothing written
+
+
+def test_a_read_only_workspace_is_served_for_viewing(read_only_ws):
+    import http.client
+    import re
+
+    ws, prefix = read_only_ws
+    env = {**os.environ, "SHEETS_BRIDGE_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+    serve = [*prefix, sys.executable, "-m", "sheets_bridge.cli", "serve", "-w", str(ws)]
+    proc = subprocess.Popen(
+        [*serve, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        port = None
+        for line in proc.stdout:
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, proc.stderr.read() if proc.poll() is not None else "no URL printed"
+        rid = next(iter(pd_ids(ws)))
+
+        def get(path: str, method: str = "GET") -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request(method, path, headers=AUTH)
+            response = conn.getresponse()
+            out = response.status, response.read()
+            conn.close()
+            return out
+
+        for path in ("/", "/umap", "/sheet", "/api/status", "/api/sheet/rows", "/api/report"):
+            status, _ = get(path)
+            assert status == 200, path
+        status, body = get(f"/images/{rid}?thumb=1")  # made in memory: no cache to write to
+        assert status == 200 and body.startswith(b"\x89PNG")
+        status, body = get("/api/push", "POST")
+        assert status == 503 and b"read-only" in body
+    finally:
+        proc.terminate()
+        _, log = proc.communicate(timeout=30)
+    assert "Traceback" not in log
+    assert not (ws / "media" / "thumbs").exists() and not (ws / "jobs.db").exists()
+
+
+def pd_ids(ws: Path) -> list[str]:
+    from sheets_bridge.store.workspace import Workspace
+
+    return list(Workspace(ws).current.manifest()["id"])
