@@ -172,7 +172,7 @@ def test_push_from_the_menu_is_accepted_and_followed_in_the_sidebar_until_the_ap
 ):
     # Someone else holds the sheet's write lock for a moment, so the push job is still running
     # when the sidebar polls: the app's running-job answers are parsed too, not only the final one.
-    workspace.sheet()  # creates the SQLite file
+    workspace.sheet().create()  # the SQLite file, so that another writer can lock it
     other_writer = sqlite3.connect(
         workspace.sheet_path, check_same_thread=False, isolation_level=None
     )

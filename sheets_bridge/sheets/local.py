@@ -99,6 +99,10 @@ class LocalSheet:
         """The workspace's embedded sheet, ``<workspace>/sheet.db``."""
         return cls(Path(workspace_root) / "sheet.db")
 
+    def create(self) -> None:
+        """Create the file and its tables now (every write does this itself)."""
+        self._ensure()
+
     def _ensure(self) -> None:
         """The tables, and the edit log's newer columns in a file written by an older version."""
         if self._ready:
