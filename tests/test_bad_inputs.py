@@ -303,8 +303,8 @@ BODIES = [
         OK,
     ),
     ("POST", "/api/edit", b'{"unknown": 1}', (400, "unknown field(s) 'unknown'")),
-    ("POST", "/api/retrain", b'{"preset": "turbo"}', (400, "preset must be one of")),
-    ("POST", "/api/retrain", b'{"preset": 1}', (400, "preset must be one of")),
+    ("POST", "/api/retrain", b'{"preset": "turbo"}', (400, "unknown preset")),
+    ("POST", "/api/retrain", b'{"preset": 1}', (400, "unknown preset")),
     ("POST", "/api/retrain", b'{"epochs": 1}', (400, "unknown field(s) 'epochs'")),
     ("POST", "/api/retrain", b"[1]", (400, "must be a JSON object")),
     ("POST", "/api/push", b'{"force": true}', (400, "unknown field(s) 'force'")),
@@ -696,7 +696,7 @@ ARGS = [
         "export into a full folder",
         None,
         ["export", "v0001", "{ws}", "-w", "{ws}"],
-        (1, "is not empty"),
+        (1, "is not an empty folder"),
     ),
     (
         "export into a file",
@@ -794,7 +794,7 @@ ARGS = [
         "config bad backend",
         _damage("sheets-bridge.toml", b"backend = 'excel'"),
         ["versions", "-w", "{ws}"],
-        (1, "backend must be"),
+        (1, "unknown sheet backend"),
     ),
     (
         "sheet.db garbage",

@@ -121,7 +121,7 @@ def test_export_refuses_a_label_that_would_leave_the_target_folder(tmp_path, lab
     out = tmp_path / "out" / "inner"
     result = CliRunner().invoke(main, ["export", bad.name, str(out), "-w", str(ws.root)])
     assert result.exit_code == 1, result.output
-    assert "outside" in result.output and len(result.output.strip().splitlines()) == 1
+    assert "cannot export" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "escaped").exists() and not Path("/tmp/absolute-export").exists()
     assert not out.exists() or not any(out.rglob("*"))  # nothing half-exported
 
