@@ -696,7 +696,7 @@ ARGS = [
         "export into a full folder",
         None,
         ["export", "v0001", "{ws}", "-w", "{ws}"],
-        (1, "is not an empty folder"),
+        (1, "is not empty"),
     ),
     (
         "export into a file",
