@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -71,6 +72,48 @@ def preset_option(help: str, default: str | None = None):
     )
 
 
+def writes(f):
+    """A command that changes the workspace: it holds the writer lock while it runs.
+
+    Adds ``--wait SECONDS``; another writer (a command or a web job) makes it wait that long, then
+    stop with ``busy: <who> since <when> (pid N)``. Readers take no lock.
+    """
+
+    @click.option(
+        "--wait",
+        "wait_s",
+        type=click.FloatRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seconds to wait while another command or job writes the workspace (0: stop at once).",
+    )
+    @functools.wraps(f)
+    def wrapper(*args, wait_s: float, **kwargs):
+        from sheets_bridge.store.lock import LOCK_FILES, WorkspaceLock
+
+        workspace: Path = kwargs["workspace"]
+        name = f"sheets-bridge {click.get_current_context().command_path.split(' ', 1)[-1]}"
+        created = not workspace.exists()
+        if not (workspace / CONFIG_FILE).exists() and f.__name__ != "init":
+            return f(*args, **kwargs)  # not a workspace: the command says so; nothing to lock
+        workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            with WorkspaceLock(workspace, name, wait=wait_s):
+                return f(*args, **kwargs)
+        finally:
+            # a failed init leaves no folder holding only the lock behind
+            if (
+                created
+                and workspace.exists()
+                and all(p.name in LOCK_FILES for p in workspace.iterdir())
+            ):
+                for p in workspace.iterdir():
+                    p.unlink(missing_ok=True)
+                workspace.rmdir()
+
+    return wrapper
+
+
 def _open(workspace: Path):
     from sheets_bridge.loop import workspace_or_error
 
@@ -117,6 +160,7 @@ def make_demo_data_cmd(directory: Path, n_images: int, seed: int, kind: str) -> 
 @main.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @workspace_option
+@writes
 @preset_option("Model preset recorded in the workspace.", default=Config.preset)
 @click.option(
     "--annotators",
@@ -159,6 +203,7 @@ def init(
 
 @main.command()
 @workspace_option
+@writes
 @preset_option("Override the workspace preset.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @click.option(
@@ -189,6 +234,7 @@ def train(
 @main.command("import-run")
 @click.argument("probabilities", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
+@writes
 @click.option(
     "--embeddings",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -207,6 +253,7 @@ def import_run_cmd(probabilities: Path, workspace: Path, embeddings: Path | None
 
 @main.command()
 @workspace_option
+@writes
 def push(workspace: Path) -> None:
     """Write one row per image to the sheet, most doubtful first; human cells are kept."""
     from sheets_bridge import loop
@@ -216,6 +263,7 @@ def push(workspace: Path) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--augment", "then_augment", is_flag=True, help="Then add augmented images within the budget."
 )
@@ -237,6 +285,7 @@ def pull(workspace: Path, then_augment: bool, dry_run: bool, yes: bool) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @preset_option("Override the workspace preset.")
 @click.option("--yes", is_flag=True, help="Confirm a pull that removes more than max_remove_share.")
@@ -279,6 +328,7 @@ def diff(workspace: Path, old: str, new: str | None, fmt: str) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.argument("version")
 def checkout(workspace: Path, version: str) -> None:
     """Make VERSION current again (nothing is deleted; later versions stay)."""
@@ -330,6 +380,7 @@ def report(workspace: Path, as_json: bool) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--budget",
     type=int,
@@ -346,6 +397,7 @@ def augment(workspace: Path, budget: int | None, seed: int) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--apply",
     "apply_now",
@@ -387,6 +439,7 @@ def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
 
 @sheet.command("update")
 @workspace_option
+@writes
 @click.option(
     "--from-csv",
     "csv_path",

@@ -54,3 +54,7 @@ class CsvError(SheetError):
 
 class ConfirmationNeeded(BridgeError):
     """An operation would change more than a setting allows; run it again with ``--yes``."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another command or job holds the workspace's writer lock."""

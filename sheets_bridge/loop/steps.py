@@ -24,7 +24,9 @@ from sheets_bridge.core.rows import label_choices, model_cells, plan_push
 from sheets_bridge.loop.presets import check_preset
 from sheets_bridge.sheets import Sheet, check_config
 from sheets_bridge.store.dataset import register
-from sheets_bridge.store.versions import CHANGE_COLUMNS, create_version
+from sheets_bridge.store.faults import faultpoint
+from sheets_bridge.store.lock import LOCK_FILES
+from sheets_bridge.store.versions import CHANGE_COLUMNS
 from sheets_bridge.store.workspace import Run, Workspace
 
 Progress = Callable[[str, float], None]
@@ -48,7 +50,7 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
     root = Path(workspace)
     if (root / config_mod.CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} is already a workspace; use another --workspace or delete it")
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and any(p.name not in LOCK_FILES for p in root.iterdir()):
         raise WorkspaceError(f"{root} exists and is not empty; choose an empty or new folder")
     unknown = sorted(set(settings) - set(Config.__dataclass_fields__))
     if unknown:
@@ -60,18 +62,15 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
     try:
         manifest, classes = register(Path(dataset), root)
     except DatasetError:
-        if not any(p for p in root.iterdir() if p.name != "media"):
+        if not any(p for p in root.iterdir() if p.name not in ("media", *LOCK_FILES)):
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)  # leave nothing behind for a failed init
         raise
     cfg = Config(dataset=str(Path(dataset).resolve()), classes=classes, **settings).validate()  # type: ignore[arg-type]
     config_mod.save(root, cfg)
-    version = create_version(
-        root / "versions", manifest, parent=None, message=f"registered {dataset}"
-    )
     ws = Workspace(root)
-    ws.set_current(version.name)
+    ws.add_version(manifest, parent=None, message=f"registered {dataset}")
     return ws
 
 
@@ -144,6 +143,7 @@ def train(
 
     weights = _weights_path(ws, cfg.weights)
     run = ws.new_run(version, preset, cfg.seed)
+    faultpoint("train.started")
     try:
         metrics = run_training(
             manifest,
@@ -164,6 +164,7 @@ def train(
         if isinstance(exc, WeightsNotFoundError):
             raise ConfigError(str(exc)) from None
         raise
+    faultpoint("train.trained")
     ws.update_run(
         run,
         state="done",
@@ -246,6 +247,7 @@ def push(
     rows = model_cells(manifest, preds, scores, _image_url(ws), suggestion_text(ws))
     report("push: reading the sheet", 0.3)
     table = sheet.read()
+    faultpoint("push.read")
     plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
     # Cells people may type that the push also writes (``subset``) are written only while they
     # still hold what was read: a move typed during the push is kept.
@@ -259,6 +261,7 @@ def push(
     }
     report("push: writing the sheet", 0.6)
     kept = sheet.write(plan.write)
+    faultpoint("push.written")
     report("push: done", 1.0)
     return PushReport(
         version.name,
@@ -356,6 +359,7 @@ def pull(
     sheet = sheet or ws.sheet()
     report("pull: reading the sheet", 0.1)
     table = sheet.read()
+    faultpoint("pull.read")
     p, extra = plan(ws, table)
     c = p.counts
     crowd = extra.get("crowdlab")
@@ -386,13 +390,11 @@ def pull(
         report("pull: building the new version", 0.5)
         msg = f"pull: {c.relabelled} relabelled, {c.removed} removed, {c.moved} moved"
         log = pd.DataFrame(p.changes, columns=CHANGE_COLUMNS)
-        version = create_version(
-            ws.versions_dir, p.manifest, log, parent=p.base, message=msg, extra=extra
-        )
-        ws.set_current(version.name)
+        version = ws.add_version(p.manifest, log, parent=p.base, message=msg, extra=extra)
         rep.version = version.name
     report("pull: writing consensus to the sheet", 0.8)
     sheet.write(p.write(version.name if version else None))
+    faultpoint("pull.written")
     report("pull: done", 1.0)
     return rep
 
