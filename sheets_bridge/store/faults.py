@@ -5,7 +5,8 @@ Operations that write the workspace call :func:`faultpoint` at the moments a cra
 ``key=value`` pairs:
 
 - ``trace=FILE``  append each point's name to FILE (how a test learns the points a command passes);
-- ``kill=N``      the process kills itself (SIGKILL, no clean-up) at the N-th point it passes;
+- ``kill=N``      the process kills itself (SIGKILL, no clean-up) at the N-th point it passes
+                  (``kill=NAME``: at the first point called NAME);
 - ``enospc=NAME`` raise ``OSError(ENOSPC)`` at the point NAME, as a full disk would.
 
 Killing at every N in turn tests every crash point deterministically, without timing.
@@ -38,5 +39,6 @@ def faultpoint(name: str) -> None:
             fh.write(name + "\n")
     if settings.get("enospc") == name:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    if settings.get("kill", "").isdigit() and int(settings["kill"]) == _passed[0]:
+    kill = settings.get("kill", "")
+    if (kill.isdigit() and int(kill) == _passed[0]) or kill == name:
         os.kill(os.getpid(), signal.SIGKILL)
