@@ -498,6 +498,21 @@ def _user() -> str | None:
     return os.environ.get("USER") or os.environ.get("USERNAME")
 
 
+@sheet.command("repair")
+@workspace_option
+@writes
+@click.option("--dry-run", is_flag=True, help="Say what would be repaired; write nothing.")
+def sheet_repair(workspace: Path, dry_run: bool) -> None:
+    """Rebuild a damaged sheet's header and ids from the current version; keep every human cell.
+
+    Fixes a missing or misspelled `id` header, repeated columns, rows copied twice (merged) and
+    rows whose id was cleared (found again by their image URL). Says what it did.
+    """
+    from sheets_bridge.loop.repair import repair
+
+    click.echo(repair(_open(workspace), dry_run=dry_run).describe())
+
+
 @main.command()
 @click.option(
     "--workspace",

@@ -203,3 +203,30 @@ def test_init_takes_the_lock_and_leaves_no_folder_when_it_fails(image_folder, tm
     result = cli("init", str(image_folder), "-w", str(ws_dir))
     assert result.exit_code == 0, result.output
     assert cli("versions", "-w", str(ws_dir)).exit_code == 0
+
+
+def _commands(group, prefix=()):
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), cmd
+
+
+WRITERS = {
+    "init",
+    "train",
+    "push",
+    "pull",
+    "retrain",
+    "checkout",
+    "augment",
+    "rebalance",
+    "sheet update",
+    "sheet repair",
+}
+
+
+def test_every_command_that_writes_the_workspace_takes_the_lock():
+    locked = {name for name, cmd in _commands(main) if any(p.name == "wait_s" for p in cmd.params)}
+    assert locked == WRITERS
