@@ -230,3 +230,12 @@ WRITERS = {
 def test_every_command_that_writes_the_workspace_takes_the_lock():
     locked = {name for name, cmd in _commands(main) if any(p.name == "wait_s" for p in cmd.params)}
     assert locked == WRITERS
+
+
+def test_a_lock_that_cannot_be_taken_is_one_line_not_a_traceback(pushed):
+    (pushed.root / ".lock").mkdir()  # as unusable as a read-only folder, even for root
+    result = cli("push", "-w", str(pushed.root))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cannot take the writer lock" in lines[0]
+    assert cli("versions", "-w", str(pushed.root)).exit_code == 0  # readers still read

@@ -25,7 +25,7 @@ from types import TracebackType
 
 from filelock import FileLock, Timeout
 
-from sheets_bridge.core.errors import WorkspaceBusy
+from sheets_bridge.core.errors import WorkspaceBusy, WorkspaceError
 
 LOCK_FILE = ".lock"
 HOLDER_FILE = ".lock.json"
@@ -82,6 +82,11 @@ class WorkspaceLock:
             self._lock.acquire(timeout=self.wait, poll_interval=0.05)
         except Timeout:
             raise WorkspaceBusy(busy_message(self.root)) from None
+        except OSError as exc:  # a read-only or vanished folder: say so, no traceback
+            raise WorkspaceError(
+                f"cannot take the writer lock {self.root / LOCK_FILE} ({exc.strerror or exc}); "
+                "this command changes the workspace: run it where the folder is writable"
+            ) from None
         try:
             info = {
                 "holder": self.name,
@@ -125,5 +130,5 @@ def try_lock(root: Path | str, name: str) -> WorkspaceLock | None:
     """The lock if no one holds it right now, else None (never waits)."""
     try:
         return WorkspaceLock(root, name).acquire()
-    except (WorkspaceBusy, OSError):
+    except (WorkspaceError, OSError):
         return None
