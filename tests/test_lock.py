@@ -215,6 +215,7 @@ def _commands(group, prefix=()):
 
 WRITERS = {
     "init",
+    "import-run",
     "train",
     "push",
     "pull",

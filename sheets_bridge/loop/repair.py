@@ -173,18 +173,22 @@ def plan_repair(
 
 
 def _urls(value: str) -> list[str]:
+    """The URLs in a cell without query (a signature), and their paths (``/images/<id>``)."""
     out = []
     for match in _URL.findall(value):
         parts = urlsplit(match)
-        out.append(unquote(parts._replace(query="", fragment="").geturl()))
+        out += [unquote(parts._replace(query="", fragment="").geturl()), unquote(parts.path)]
     return out
 
 
 def _url_ids(ws: Workspace) -> dict[str, str]:
-    return {
-        unquote(urlsplit(ws.config.image_url(i))._replace(query="").geturl()): i
-        for i in ws.current.manifest()["id"]
-    }
+    """Every URL a push may have written for an image of the current version -> its id."""
+    out: dict[str, str] = {}
+    for i in ws.current.manifest()["id"]:
+        out[unquote(urlsplit(ws.config.image_url(i))._replace(query="").geturl())] = i
+        if not ws.config.image_url_template:
+            out[f"/images/{i}"] = i  # the local sheet's path, on whatever host serves it
+    return out
 
 
 def repair(ws: Workspace, *, sheet: Sheet | None = None, dry_run: bool = False) -> RepairReport:
