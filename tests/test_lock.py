@@ -240,3 +240,13 @@ def test_a_lock_that_cannot_be_taken_is_one_line_not_a_traceback(pushed):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "cannot take the writer lock" in lines[0]
     assert cli("versions", "-w", str(pushed.root)).exit_code == 0  # readers still read
+
+
+def test_the_python_api_writes_under_the_same_lock(pushed):
+    import sheets_bridge.api as sb
+
+    bridge = sb.open(pushed.root)
+    with Holder(pushed.root), pytest.raises(WorkspaceBusy, match="busy: sheets-bridge pull since"):
+        bridge.push()
+    assert bridge.push().rows > 0
+    assert bridge.version == "v0001"  # readers need no lock
