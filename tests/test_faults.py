@@ -194,3 +194,19 @@ def test_a_full_disk_while_writing_a_version_is_one_line_and_changes_nothing(
     monkeypatch.delenv(ENV)
     assert Workspace(ws_dir).current.name == "v0001"
     assert "created v0002 from v0001" in cli("pull", "-w", str(ws_dir))
+
+
+def test_a_full_disk_while_switching_to_the_new_version_is_one_line_and_finished_later(
+    reviewed, tmp_path, monkeypatch
+):
+    ws_dir = tmp_path / "ws"
+    shutil.copytree(reviewed, ws_dir)
+    monkeypatch.setenv(ENV, "enospc=state.write")
+    result = CliRunner().invoke(main, ["pull", "-w", str(ws_dir)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no space left on the device while making v0002 current" in lines[0]
+    monkeypatch.delenv(ENV)
+    assert Workspace(ws_dir).current.name == "v0002"  # finished on open, in this same process
+    assert "no changes; v0002 stays current" in cli("pull", "-w", str(ws_dir))
+    assert [v.name for v in Workspace(ws_dir).versions()] == ["v0001", "v0002"]

@@ -20,6 +20,7 @@ what a dead writer's journal says it was doing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -39,6 +40,9 @@ from sheets_bridge.store.faults import faultpoint
 from sheets_bridge.store.versions import Version, clean_partial, create_version, list_versions
 
 JOURNAL_FILE = "journal.json"
+# Journals this process is writing right now: a journal of this very process that is not in here
+# belongs to an add_version that failed (a full disk) and may be finished.
+_writing: set[Path] = set()
 #: What a run shows when the process that trained it is gone.
 STOPPED = "the process stopped (killed?)"
 
@@ -159,6 +163,7 @@ class Workspace:
         version = self.version(name)
         state = self._state()
         state["current"] = version.name
+        faultpoint("state.write")
         _write_json_atomic(self.root / "state.json", state)
         return version
 
@@ -194,6 +199,7 @@ class Workspace:
             )
             faultpoint("journal.written")
 
+        _writing.add(journal)
         try:
             version = create_version(
                 self.versions_dir,
@@ -205,9 +211,22 @@ class Workspace:
                 before_rename=write_journal,
             )
         except BaseException:
+            _writing.discard(journal)
             journal.unlink(missing_ok=True)
             raise
-        self.set_current(version.name)
+        try:
+            self.set_current(version.name)
+        except OSError as exc:
+            # the version is complete; the journal makes it current at the next open
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise WorkspaceError(
+                    f"no space left on the device while making {version.name} current in "
+                    f"{self.root}; it is complete and becomes current when the workspace is next "
+                    "opened: free some space and run the command again"
+                ) from None
+            raise
+        finally:
+            _writing.discard(journal)
         faultpoint("state.written")
         journal.unlink(missing_ok=True)
         return version
@@ -226,7 +245,12 @@ class Workspace:
         except (OSError, ValueError):
             entry = {}
         pid = entry.get("pid")
-        if isinstance(pid, int) and entry.get("host") == socket.gethostname() and _pid_alive(pid):
+        if (
+            isinstance(pid, int)
+            and entry.get("host") == socket.gethostname()
+            and _pid_alive(pid)
+            and (pid != os.getpid() or journal in _writing)
+        ):
             return None  # its writer is still at work
         taken = None if lock_mod.held_here(self.root) else lock_mod.try_lock(self.root, "recovery")
         if taken is None and not lock_mod.held_here(self.root):
