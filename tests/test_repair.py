@@ -156,3 +156,35 @@ def test_a_healthy_sheet_needs_no_repair(workspace):
     loop.push(workspace)
     out = cli("sheet", "repair", "-w", str(workspace.root)).output
     assert out.startswith("sheet repair: nothing to repair")
+
+
+def test_any_order_of_commands_leaves_a_workspace_that_pushes_and_pulls(workspace, tmp_path):
+    import itertools
+    import shutil
+
+    ids = sorted(workspace.current.manifest()["id"])
+    edits = tmp_path / "edits.csv"
+    edits.write_text(f"id,annotator_1,annotator_2\n{ids[0]},ii,ii\n{ids[5]},x,\n", encoding="utf-8")
+    commands = {
+        "pull": ["pull"],
+        "push": ["push"],
+        "edit": ["sheet", "update", "--from-csv", str(edits)],
+        "checkout": ["checkout", "v0001"],
+        "repair": ["sheet", "repair"],
+    }
+    orders = list(itertools.permutations(commands, 4))[::5]  # 24 of the 120 orders
+    for n, order in enumerate(orders):
+        root = tmp_path / f"ws{n}"
+        shutil.copytree(workspace.root, root)
+        for name in order:
+            result = CliRunner().invoke(main, [*commands[name], "-w", str(root)])
+            assert result.exit_code in (0, 1), (order, name, result.output)
+            assert not isinstance(result.exception, Exception) or isinstance(
+                result.exception, SystemExit
+            ), (order, name, result.exception)
+            assert len(result.output.strip().splitlines()) >= 1
+            cli("versions", "-w", str(root))
+        # whatever happened, the loop goes on
+        cli("push", "-w", str(root))
+        cli("pull", "-w", str(root))
+        cli("push", "-w", str(root))
