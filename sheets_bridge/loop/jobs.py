@@ -298,13 +298,17 @@ class Jobs:
     def _run(
         self, job_id: str, kind: str, params: dict[str, Any], lock: WorkspaceLock | None = None
     ) -> None:
+        # Released before the final state is recorded (and again, harmlessly, on the way out):
+        # whoever sees the job finished may start the next writer at once.
+        release = lock.release if lock is not None else (lambda: None)
         try:
-            self._execute(job_id, kind, params)
+            self._execute(job_id, kind, params, release)
         finally:
-            if lock is not None:
-                lock.release()
+            release()
 
-    def _execute(self, job_id: str, kind: str, params: dict[str, Any]) -> None:
+    def _execute(
+        self, job_id: str, kind: str, params: dict[str, Any], release: Callable[[], None]
+    ) -> None:
         stop = threading.Event()
 
         def beat() -> None:
@@ -329,6 +333,7 @@ class Jobs:
             result, message = _as_result(value)
         except BaseException as exc:  # a job must record why it failed, whatever it raised
             error = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
+            release()
             self._update(
                 job_id,
                 state="failed",
@@ -340,6 +345,7 @@ class Jobs:
             if not isinstance(exc, Exception):
                 raise
         else:
+            release()
             self._update(
                 job_id,
                 state="done",
