@@ -34,7 +34,7 @@ def human_cells(ws: Workspace) -> set[tuple[str, str, str]]:
 def test_pull_before_the_first_push_leaves_a_sheet_that_push_accepts(workspace):
     root = str(workspace.root)
     out = cli("pull", "-w", root).output
-    assert "no changes" in out
+    assert "nothing to pull: push first" in out
     assert "pushed" in cli("push", "-w", root).output
     assert "id" in workspace.sheet().read().header
     assert "0 invalid cells" in cli("pull", "-w", root).output
