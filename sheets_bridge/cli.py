@@ -465,6 +465,7 @@ def sheet_update(workspace: Path, csv_path: Path, author: str | None, dry_run: b
 
 @sheet.command("undo")
 @workspace_option
+@writes
 @click.option("--author", default=None, help="Whose last action to undo (default: $USER).")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone.")
 def sheet_undo(workspace: Path, author: str | None, dry_run: bool) -> None:

@@ -224,6 +224,7 @@ WRITERS = {
     "augment",
     "rebalance",
     "sheet update",
+    "sheet undo",
     "sheet repair",
 }
 
