@@ -13,21 +13,34 @@ to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sheets_bridge import loop
+from sheets_bridge.store.lock import WorkspaceLock
 from sheets_bridge.store.workspace import Workspace
 
 
 class Bridge:
-    """One workspace: its dataset versions, runs and sheet."""
+    """One workspace: its dataset versions, runs and sheet.
 
-    def __init__(self, path: Path | str):
+    Methods that change the workspace hold its writer lock, like the CLI's commands; ``wait`` is
+    how many seconds they wait for another writer before raising WorkspaceBusy.
+    """
+
+    def __init__(self, path: Path | str, *, wait: float = 0.0):
         self._root = Path(path)
+        self.wait = wait
         self.workspace: Workspace = loop.workspace_or_error(self._root)
+
+    @contextmanager
+    def _writing(self, name: str) -> Iterator[Workspace]:
+        with WorkspaceLock(self._root, f"python api {name}", wait=self.wait):
+            yield self._refresh()
 
     def _refresh(self) -> Workspace:
         # the current version and settings change on disk (another person, a job): reread them
@@ -94,40 +107,55 @@ class Bridge:
     def train(self, **options: Any):
         """Train on the current version (``preset=``, ``epochs=``, ``eval_dir=``); returns the run."""
         options.setdefault("progress", False)
-        return loop.train(self._refresh(), **options)
+        with self._writing("train") as ws:
+            return loop.train(ws, **options)
 
     def import_run(self, probabilities: Path | str, embeddings: Path | str | None = None):
         """A run from your own model's out-of-fold probabilities (CSV: id + one column per class)."""
         from sheets_bridge.loop.import_run import import_run
 
-        return import_run(self._refresh(), probabilities, embeddings=embeddings)
+        with self._writing("import_run") as ws:
+            return import_run(ws, probabilities, embeddings=embeddings)
 
     def push(self, **options: Any):
         """Write one row per image (model cells only; human cells are never touched)."""
-        return loop.push(self._refresh(), **options)
+        with self._writing("push") as ws:
+            return loop.push(ws, **options)
 
     def pull(self, **options: Any):
         """Read people's decisions, build the next version."""
-        return loop.pull(self._refresh(), **options)
+        with self._writing("pull") as ws:
+            return loop.pull(ws, **options)
 
     def retrain(self, **options: Any):
         """pull + train + push."""
         options.setdefault("progress", False)
-        return loop.retrain(self._refresh(), **options)
+        with self._writing("retrain") as ws:
+            return loop.retrain(ws, **options)
 
     def checkout(self, version: str) -> str:
         """Make ``version`` current again (nothing is deleted)."""
-        return self._refresh().set_current(version).name
+        with self._writing("checkout") as ws:
+            return ws.set_current(version).name
 
     def augment(self, **options: Any):
         from sheets_bridge.loop.augment import augment
 
-        return augment(self._refresh(), **options)
+        with self._writing("augment") as ws:
+            return augment(ws, **options)
 
     def rebalance(self, apply_now: bool = False):
         from sheets_bridge.loop.rebalance import rebalance
 
-        return rebalance(self._refresh(), apply_now=apply_now)
+        with self._writing("rebalance") as ws:
+            return rebalance(ws, apply_now=apply_now)
+
+    def repair_sheet(self, dry_run: bool = False):
+        """Rebuild a damaged sheet's header and ids, keeping every human cell (``sheet repair``)."""
+        from sheets_bridge.loop.repair import repair
+
+        with self._writing("repair_sheet") as ws:
+            return repair(ws, dry_run=dry_run)
 
     def export(self, directory: Path | str, *, version: str | None = None, format: str = "folder"):
         """Write a version where other tools read it (see ``sheets-bridge export --help``)."""

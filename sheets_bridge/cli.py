@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -98,6 +99,48 @@ def preset_option(help: str, default: str | None = None):
     )
 
 
+def writes(f):
+    """A command that changes the workspace: it holds the writer lock while it runs.
+
+    Adds ``--wait SECONDS``; another writer (a command or a web job) makes it wait that long, then
+    stop with ``busy: <who> since <when> (pid N)``. Readers take no lock.
+    """
+
+    @click.option(
+        "--wait",
+        "wait_s",
+        type=click.FloatRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seconds to wait while another command or job writes the workspace (0: stop at once).",
+    )
+    @functools.wraps(f)
+    def wrapper(*args, wait_s: float, **kwargs):
+        from sheets_bridge.store.lock import LOCK_FILES, WorkspaceLock
+
+        workspace: Path = kwargs["workspace"]
+        name = f"sheets-bridge {click.get_current_context().command_path.split(' ', 1)[-1]}"
+        created = not workspace.exists()
+        if not (workspace / CONFIG_FILE).exists() and f.__name__ != "init":
+            return f(*args, **kwargs)  # not a workspace: the command says so; nothing to lock
+        workspace.mkdir(parents=True, exist_ok=True)
+        try:
+            with WorkspaceLock(workspace, name, wait=wait_s):
+                return f(*args, **kwargs)
+        finally:
+            # a failed init leaves no folder holding only the lock behind
+            if (
+                created
+                and workspace.exists()
+                and all(p.name in LOCK_FILES for p in workspace.iterdir())
+            ):
+                for p in workspace.iterdir():
+                    p.unlink(missing_ok=True)
+                workspace.rmdir()
+
+    return wrapper
+
+
 def _open(workspace: Path):
     from sheets_bridge.loop import workspace_or_error
 
@@ -144,6 +187,7 @@ def make_demo_data_cmd(directory: Path, n_images: int, seed: int, kind: str) -> 
 @main.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @workspace_option
+@writes
 @preset_option("Model preset recorded in the workspace.", default=Config.preset)
 @click.option(
     "--annotators",
@@ -186,6 +230,7 @@ def init(
 
 @main.command()
 @workspace_option
+@writes
 @preset_option("Override the workspace preset.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @click.option(
@@ -216,6 +261,7 @@ def train(
 @main.command("import-run")
 @click.argument("probabilities", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
+@writes
 @click.option(
     "--embeddings",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -239,6 +285,7 @@ def import_run_cmd(probabilities: Path, workspace: Path, embeddings: Path | None
     is_flag=True,
     help="Start a new local sheet when its file (sheet.db) was lost.",
 )
+@writes
 def push(workspace: Path, new_sheet: bool) -> None:
     """Write one row per image to the sheet, most doubtful first; human cells are kept."""
     from sheets_bridge import loop
@@ -251,6 +298,7 @@ def push(workspace: Path, new_sheet: bool) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--augment", "then_augment", is_flag=True, help="Then add augmented images within the budget."
 )
@@ -272,6 +320,7 @@ def pull(workspace: Path, then_augment: bool, dry_run: bool, yes: bool) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @preset_option("Override the workspace preset.")
 @click.option("--yes", is_flag=True, help="Confirm a pull that removes more than max_remove_share.")
@@ -314,6 +363,7 @@ def diff(workspace: Path, old: str, new: str | None, fmt: str) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.argument("version")
 def checkout(workspace: Path, version: str) -> None:
     """Make VERSION current again (nothing is deleted; later versions stay)."""
@@ -365,6 +415,7 @@ def report(workspace: Path, as_json: bool) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--budget",
     type=int,
@@ -381,6 +432,7 @@ def augment(workspace: Path, budget: int | None, seed: int) -> None:
 
 @main.command()
 @workspace_option
+@writes
 @click.option(
     "--apply",
     "apply_now",
@@ -422,6 +474,7 @@ def sheet_show(workspace: Path, fmt: str, output: Path | None) -> None:
 
 @sheet.command("update")
 @workspace_option
+@writes
 @click.option(
     "--from-csv",
     "csv_path",
@@ -447,6 +500,7 @@ def sheet_update(workspace: Path, csv_path: Path, author: str | None, dry_run: b
 
 @sheet.command("undo")
 @workspace_option
+@writes
 @click.option("--author", default=None, help="Whose last action to undo (default: $USER).")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone.")
 def sheet_undo(workspace: Path, author: str | None, dry_run: bool) -> None:
@@ -478,6 +532,21 @@ def sheet_undo(workspace: Path, author: str | None, dry_run: bool) -> None:
 
 def _user() -> str | None:
     return os.environ.get("USER") or os.environ.get("USERNAME")
+
+
+@sheet.command("repair")
+@workspace_option
+@writes
+@click.option("--dry-run", is_flag=True, help="Say what would be repaired; write nothing.")
+def sheet_repair(workspace: Path, dry_run: bool) -> None:
+    """Rebuild a damaged sheet's header and ids from the current version; keep every human cell.
+
+    Fixes a missing or misspelled `id` header, repeated columns, rows copied twice (merged) and
+    rows whose id was cleared (found again by their image URL). Says what it did.
+    """
+    from sheets_bridge.loop.repair import repair
+
+    click.echo(repair(_open(workspace), dry_run=dry_run).describe())
 
 
 @main.command()

@@ -61,3 +61,7 @@ class ConfirmationNeeded(BridgeError):
 
 class StorageError(BridgeError):
     """A workspace file cannot be used: damaged, missing, read-only, or the disk is full."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another command or job holds the workspace's writer lock."""

@@ -122,7 +122,7 @@ class Schema:
         if names and KEY not in names:
             raise SheetError(
                 f"the sheet has no {KEY!r} column; it matches rows by id. Restore the header cell "
-                f"{KEY!r} or clear the sheet to start over"
+                f"{KEY!r}, run `sheets-bridge sheet repair`, or clear the sheet to start over"
             )
         return [c for c in self.columns if c not in names]
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sheets_bridge.core.errors import WorkspaceError
-from sheets_bridge.store.versions import CHANGE_COLUMNS, MANIFEST_COLUMNS, Version, create_version
+from sheets_bridge.store.versions import CHANGE_COLUMNS, MANIFEST_COLUMNS, Version
 from sheets_bridge.store.workspace import Workspace
 
 #: No parent gets more than this many times the class's average number of augmented copies, so a
@@ -277,8 +277,7 @@ def augment(
     out = pd.concat([manifest, added], ignore_index=True)
     if len(out) > budget:  # cannot happen by construction; the budget is a promise, so check it
         raise WorkspaceError(f"augmentation would exceed the budget ({len(out)} > {budget})")
-    version = create_version(
-        ws.versions_dir,
+    version = ws.add_version(
         out,
         pd.DataFrame(changes, columns=CHANGE_COLUMNS),
         parent=base.name,
@@ -292,7 +291,6 @@ def augment(
             }
         },
     )
-    ws.set_current(version.name)
     after = Counter(out[out["split"] == "train"]["label"])
     report.version = version.name
     report.added = len(added)

@@ -7,6 +7,10 @@ inside one ``BEGIN IMMEDIATE`` transaction so two processes cannot both start on
 A job whose process died cannot report that itself, so readers look for it: a running job whose
 process (same host) no longer exists, or whose heartbeat stopped, is marked failed with the reason.
 
+A job holds the workspace's writer lock (:mod:`sheets_bridge.store.lock`) from its start to its
+end, shared with the CLI's writing commands: while a command writes, starting a job raises
+:class:`~sheets_bridge.core.errors.WorkspaceBusy` (the API answers 409 with its message).
+
 >>> jobs = Jobs(workspace_root)                       # doctest: +SKIP
 >>> job = jobs.start("push")                          # doctest: +SKIP
 >>> jobs.wait(job["id"], timeout=60)["state"]         # doctest: +SKIP
@@ -30,6 +34,7 @@ from typing import Any
 from sheets_bridge.core.errors import BridgeError, JobConflict
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
+from sheets_bridge.store.lock import WorkspaceLock
 
 JOBS_FILE = "jobs.db"
 #: How often a running job proves it is alive, and after how long without proof it counts as dead.
@@ -237,34 +242,50 @@ class Jobs:
         params = dict(params or {})
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
         now = time.time()
-        with self._transaction() as db:
-            self._reap(db)
-            active = db.execute(
-                "SELECT id FROM jobs WHERE state IN (?, ?) LIMIT 1", ACTIVE
-            ).fetchone()
-            if active:
-                raise JobConflict(active["id"])
-            db.execute(
-                "INSERT INTO jobs (id, kind, state, params, created, host, pid, owner, heartbeat)"
-                " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                (
-                    job_id,
-                    kind,
-                    json.dumps(params),
-                    now,
-                    socket.gethostname(),
-                    os.getpid(),
-                    self._owner,
-                    now,
-                ),
-            )
-            # Registered before the commit: a reader in this process must never see the job
-            # without its thread and take it for dead.
-            thread = threading.Thread(
-                target=self._run, args=(job_id, kind, params), name=f"job-{job_id}", daemon=True
-            )
-            self._threads[job_id] = thread
-        thread.start()
+        lock: WorkspaceLock | None = None
+        try:
+            with self._transaction() as db:
+                self._reap(db)
+                active = db.execute(
+                    "SELECT id FROM jobs WHERE state IN (?, ?) LIMIT 1", ACTIVE
+                ).fetchone()
+                if active:
+                    raise JobConflict(active["id"])
+                # Taken here, in the request, so that a busy workspace is refused at once; the job's
+                # thread releases it when the job ends, whatever the outcome.
+                lock = WorkspaceLock(self.root, f"job {job_id}").acquire()
+                db.execute(
+                    "INSERT INTO jobs (id, kind, state, params, created, host, pid, owner, heartbeat)"
+                    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                    (
+                        job_id,
+                        kind,
+                        json.dumps(params),
+                        now,
+                        socket.gethostname(),
+                        os.getpid(),
+                        self._owner,
+                        now,
+                    ),
+                )
+                # Registered before the commit: a reader in this process must never see the job
+                # without its thread and take it for dead.
+                thread = threading.Thread(
+                    target=self._run,
+                    args=(job_id, kind, params, lock),
+                    name=f"job-{job_id}",
+                    daemon=True,
+                )
+                self._threads[job_id] = thread
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        try:
+            thread.start()
+        except BaseException:
+            lock.release()
+            raise
         job = self.get(job_id)
         assert job is not None
         return job
@@ -274,7 +295,20 @@ class Jobs:
         with self._connect() as db:
             db.execute(f"UPDATE jobs SET {names} WHERE id = ?", (*fields.values(), job_id))
 
-    def _run(self, job_id: str, kind: str, params: dict[str, Any]) -> None:
+    def _run(
+        self, job_id: str, kind: str, params: dict[str, Any], lock: WorkspaceLock | None = None
+    ) -> None:
+        # Released before the final state is recorded (and again, harmlessly, on the way out):
+        # whoever sees the job finished may start the next writer at once.
+        release = lock.release if lock is not None else (lambda: None)
+        try:
+            self._execute(job_id, kind, params, release)
+        finally:
+            release()
+
+    def _execute(
+        self, job_id: str, kind: str, params: dict[str, Any], release: Callable[[], None]
+    ) -> None:
         stop = threading.Event()
 
         def beat() -> None:
@@ -299,6 +333,7 @@ class Jobs:
             result, message = _as_result(value)
         except BaseException as exc:  # a job must record why it failed, whatever it raised
             error = str(exc) if isinstance(exc, BridgeError) else f"{type(exc).__name__}: {exc}"
+            release()
             self._update(
                 job_id,
                 state="failed",
@@ -310,6 +345,7 @@ class Jobs:
             if not isinstance(exc, Exception):
                 raise
         else:
+            release()
             self._update(
                 job_id,
                 state="done",

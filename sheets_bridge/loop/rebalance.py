@@ -25,7 +25,7 @@ import pandas as pd
 
 from sheets_bridge.core.errors import WorkspaceError
 from sheets_bridge.core.schema import SHEET_SPLITS
-from sheets_bridge.store.versions import CHANGE_COLUMNS, Version, create_version
+from sheets_bridge.store.versions import CHANGE_COLUMNS, Version
 from sheets_bridge.store.workspace import Run, Workspace
 
 PROPOSAL_COLUMNS = ["id", "from_split", "to_split", "cluster", "label", "reason"]
@@ -289,14 +289,12 @@ def apply(ws: Workspace, proposals: pd.DataFrame) -> Version:
     if not changes:
         raise WorkspaceError(f"no proposed move applies to {base.name}; nothing to rebalance")
     to_val = sum(1 for c in changes if c[3] == "val")
-    version = create_version(
-        ws.versions_dir,
+    version = ws.add_version(
         manifest.reset_index(drop=True),
         pd.DataFrame(changes, columns=CHANGE_COLUMNS),
         parent=base.name,
         message=f"rebalance: {to_val} moved to val, {len(changes) - to_val} to train",
     )
-    ws.set_current(version.name)
     return version
 
 

@@ -24,7 +24,9 @@ from sheets_bridge.core.rows import label_choices, model_cells, plan_push
 from sheets_bridge.loop.presets import check_preset
 from sheets_bridge.sheets import Sheet, check_config
 from sheets_bridge.store.dataset import register
-from sheets_bridge.store.versions import CHANGE_COLUMNS, create_version
+from sheets_bridge.store.faults import faultpoint
+from sheets_bridge.store.lock import LOCK_FILES
+from sheets_bridge.store.versions import CHANGE_COLUMNS
 from sheets_bridge.store.workspace import Run, Workspace
 
 Progress = Callable[[str, float], None]
@@ -48,7 +50,7 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
     root = Path(workspace)
     if (root / config_mod.CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} is already a workspace; use another --workspace or delete it")
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and any(p.name not in LOCK_FILES for p in root.iterdir()):
         raise WorkspaceError(f"{root} exists and is not empty; choose an empty or new folder")
     unknown = sorted(set(settings) - set(Config.__dataclass_fields__))
     if unknown:
@@ -62,11 +64,8 @@ def init(dataset: Path | str, workspace: Path | str, **settings: object) -> Work
         manifest, classes = register(Path(dataset), root)
         cfg = Config(dataset=str(Path(dataset).resolve()), classes=classes, **settings).validate()  # type: ignore[arg-type]
         config_mod.save(root, cfg)
-        version = create_version(
-            root / "versions", manifest, parent=None, message=f"registered {dataset}"
-        )
         ws = Workspace(root)
-        ws.set_current(version.name)
+        ws.add_version(manifest, parent=None, message=f"registered {dataset}")
     except BaseException:
         _remove_partial(root, created)  # leave nothing half-made: init can simply be run again
         raise
@@ -81,6 +80,8 @@ def _remove_partial(root: Path, created: bool) -> None:
         shutil.rmtree(root, ignore_errors=True)
         return
     for child in root.iterdir():
+        if child.name in LOCK_FILES:  # the writer's lock stays until the writer lets go
+            continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
         else:
@@ -156,6 +157,7 @@ def train(
 
     weights = _weights_path(ws, cfg.weights)
     run = ws.new_run(version, preset, cfg.seed)
+    faultpoint("train.started")
     try:
         metrics = run_training(
             manifest,
@@ -176,6 +178,7 @@ def train(
         if isinstance(exc, WeightsNotFoundError):
             raise ConfigError(str(exc)) from None
         raise
+    faultpoint("train.trained")
     ws.update_run(
         run,
         state="done",
@@ -258,6 +261,7 @@ def push(
     rows = model_cells(manifest, preds, scores, _image_url(ws), suggestion_text(ws))
     report("push: reading the sheet", 0.3)
     table = sheet.read()
+    faultpoint("push.read")
     plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
     # Cells people may type that the push also writes (``subset``) are written only while they
     # still hold what was read: a move typed during the push is kept.
@@ -273,6 +277,7 @@ def push(
     kept = sheet.write(plan.write)
     if not ws.remote_sheet and sheet_given is None:
         ws.mark_sheet_written()
+    faultpoint("push.written")
     report("push: done", 1.0)
     return PushReport(
         version.name,
@@ -370,6 +375,7 @@ def pull(
     sheet = sheet or ws.sheet()
     report("pull: reading the sheet", 0.1)
     table = sheet.read()
+    faultpoint("pull.read")
     p, extra = plan(ws, table)
     c = p.counts
     crowd = extra.get("crowdlab")
@@ -400,13 +406,11 @@ def pull(
         report("pull: building the new version", 0.5)
         msg = f"pull: {c.relabelled} relabelled, {c.removed} removed, {c.moved} moved"
         log = pd.DataFrame(p.changes, columns=CHANGE_COLUMNS)
-        version = create_version(
-            ws.versions_dir, p.manifest, log, parent=p.base, message=msg, extra=extra
-        )
-        ws.set_current(version.name)
+        version = ws.add_version(p.manifest, log, parent=p.base, message=msg, extra=extra)
         rep.version = version.name
     report("pull: writing consensus to the sheet", 0.8)
     sheet.write(p.write(version.name if version else None))
+    faultpoint("pull.written")
     report("pull: done", 1.0)
     return rep
 

@@ -378,6 +378,27 @@ class LocalSheet:
             pass
         return result
 
+    def replace(self, header: list[str], rows: list[dict[str, str]]) -> None:
+        """Replace the whole table in one transaction (``sheet repair``); the edit log stays.
+
+        ``rows`` are in sheet order and each has a distinct ``id``.
+        """
+        with self._transaction() as db:
+            db.execute("DELETE FROM header")
+            db.executemany("INSERT INTO header VALUES (?, ?)", list(enumerate(header)))
+            db.execute("DELETE FROM rows")
+            db.executemany(
+                "INSERT INTO rows (id, position, data) VALUES (?, ?, ?)",
+                [
+                    (
+                        str(row["id"]),
+                        i,
+                        json.dumps({k: v for k, v in row.items() if k != "id" and v != ""}),
+                    )
+                    for i, row in enumerate(rows, start=1)
+                ],
+            )
+
     def delete_rows(self, ids: Iterable[str]) -> int:
         """Delete rows by id (people may delete rows; the next push adds them back)."""
         with self._transaction() as db:

@@ -7,18 +7,21 @@ folder is ever modified afterwards.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.store.faults import faultpoint
 
 MANIFEST_COLUMNS = ["id", "path", "label", "split", "origin", "parent_id", "sha256"]
 CHANGE_COLUMNS = ["id", "field", "old", "new", "reason", "source"]
@@ -83,10 +86,13 @@ def create_version(
     parent: str | None,
     message: str,
     extra: dict | None = None,
+    before_rename: Callable[[str], None] | None = None,
 ) -> Version:
     """Write the next version atomically and return it.
 
-    The manifest must have :data:`MANIFEST_COLUMNS` and unique ids.
+    The manifest must have :data:`MANIFEST_COLUMNS` and unique ids. ``before_rename(name)`` runs
+    when the folder is complete, just before it appears under its name (the workspace writes its
+    journal there). A full disk raises WorkspaceError and leaves nothing behind.
     """
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
@@ -101,7 +107,9 @@ def create_version(
     # the builder's pid in the name tells a build in progress from the leftover of a dead one
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{os.getpid()}-", dir=versions_dir))
     try:
+        faultpoint("version.write")
         manifest[MANIFEST_COLUMNS].to_csv(tmp / "manifest.csv", index=False)
+        faultpoint("version.manifest-written")
         changes.to_csv(tmp / "changes.csv", index=False)
         meta = {
             "name": name,
@@ -117,7 +125,19 @@ def create_version(
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o755)
+        if before_rename:
+            before_rename(name)
+        faultpoint("version.before-rename")
         os.rename(tmp, versions_dir / name)  # atomic on one filesystem; fails if the name exists
+        faultpoint("version.renamed")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise WorkspaceError(
+                f"no space left on the device while writing version {name} in {versions_dir}; "
+                "nothing was changed: free some space and run the command again"
+            ) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

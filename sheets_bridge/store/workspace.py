@@ -7,13 +7,23 @@
 <workspace>/runs/<run-id>/       model.pt, predictions.csv, embeddings.npy, umap.npy, scores.csv, metrics.json, run.json
 <workspace>/sheet.db             the embedded local sheet
 <workspace>/media/               images (content-addressed), thumbnails, tensor cache
+<workspace>/.lock, .lock.json    the writer lock and who holds it (see store/lock.py)
+<workspace>/journal.json         only while a new version is being made current
 ```
+
+Making a version current is two steps (rename the version folder into place, then write
+``state.json``), so a crash between them would leave a complete version that is not current and
+the next pull would build the same changes again. :meth:`Workspace.add_version` therefore writes a
+journal before the rename and removes it after the state write; opening the workspace finishes
+what a dead writer's journal says it was doing.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +35,26 @@ from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import WorkspaceError
 from sheets_bridge.core.schema import Schema
 from sheets_bridge.sheets import check_config
-from sheets_bridge.store.versions import Version, clean_partial, list_versions
+from sheets_bridge.store import lock as lock_mod
+from sheets_bridge.store.faults import faultpoint
+from sheets_bridge.store.versions import Version, clean_partial, create_version, list_versions
+
+JOURNAL_FILE = "journal.json"
+# Journals this process is writing right now: a journal of this very process that is not in here
+# belongs to an add_version that failed (a full disk) and may be finished.
+_writing: set[Path] = set()
+#: What a run shows when the process that trained it is gone.
+STOPPED = "the process stopped (killed?)"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -36,7 +65,17 @@ class Run:
     path: Path
 
     def info(self) -> dict:
-        return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+        """``run.json``; a ``running`` run whose process is gone shows as ``failed``."""
+        info = json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+        pid = info.get("pid")
+        if (
+            info.get("state") == "running"
+            and isinstance(pid, int)
+            and info.get("host") == socket.gethostname()
+            and not _pid_alive(pid)
+        ):
+            info.update(state="failed", error=STOPPED)
+        return info
 
     def metrics(self) -> dict:
         f = self.path / "metrics.json"
@@ -68,6 +107,7 @@ class Workspace:
         self.config: Config = config_mod.load(self.root)
         check_config(self.config)
         clean_partial(self.versions_dir)
+        self.recover()
 
     # -- layout ----------------------------------------------------------------------------------
     @property
@@ -123,8 +163,116 @@ class Workspace:
         version = self.version(name)
         state = self._state()
         state["current"] = version.name
+        faultpoint("state.write")
         _write_json_atomic(self.root / "state.json", state)
         return version
+
+    def add_version(
+        self,
+        manifest: pd.DataFrame,
+        changes: pd.DataFrame | None = None,
+        *,
+        message: str,
+        extra: dict | None = None,
+        parent: str | None = None,
+    ) -> Version:
+        """Create the next version from ``parent`` (default: the current one, if any) and make
+        it current.
+
+        Recoverable: a journal written before the version's rename and removed after the state
+        write lets :meth:`recover` finish the switch if the process dies in between.
+        """
+        if parent is None and self.versions():
+            parent = self.current.name
+        journal = self.root / JOURNAL_FILE
+
+        def write_journal(name: str) -> None:
+            _write_json_atomic(
+                journal,
+                {
+                    "version": name,
+                    "parent": parent,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+            faultpoint("journal.written")
+
+        _writing.add(journal)
+        try:
+            version = create_version(
+                self.versions_dir,
+                manifest,
+                changes,
+                parent=parent,
+                message=message,
+                extra=extra,
+                before_rename=write_journal,
+            )
+        except BaseException:
+            _writing.discard(journal)
+            journal.unlink(missing_ok=True)
+            raise
+        try:
+            self.set_current(version.name)
+        except OSError as exc:
+            # the version is complete; the journal makes it current at the next open
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise WorkspaceError(
+                    f"no space left on the device while making {version.name} current in "
+                    f"{self.root}; it is complete and becomes current when the workspace is next "
+                    "opened: free some space and run the command again"
+                ) from None
+            raise
+        finally:
+            _writing.discard(journal)
+        faultpoint("state.written")
+        journal.unlink(missing_ok=True)
+        return version
+
+    def recover(self) -> str | None:
+        """Finish a dead writer's version switch; returns what was done, or None.
+
+        Only a writer may do this: this process holds the workspace lock, or can take it now
+        (a live writer finishes its own work, so a reader that cannot take the lock leaves it).
+        """
+        journal = self.root / JOURNAL_FILE
+        if not journal.exists():
+            return None
+        try:
+            entry = json.loads(journal.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entry = {}
+        pid = entry.get("pid")
+        if (
+            isinstance(pid, int)
+            and entry.get("host") == socket.gethostname()
+            and _pid_alive(pid)
+            and (pid != os.getpid() or journal in _writing)
+        ):
+            return None  # its writer is still at work
+        taken = None if lock_mod.held_here(self.root) else lock_mod.try_lock(self.root, "recovery")
+        if taken is None and not lock_mod.held_here(self.root):
+            return None
+        try:
+            done = None
+            name, parent = entry.get("version"), entry.get("parent")
+            folder = self.versions_dir / str(name)
+            current = self._state().get("current")
+            complete = folder.is_dir() and (folder / "meta.json").exists()
+            if complete and current == parent and current != name:
+                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+                if meta.get("parent") == parent:
+                    self.set_current(str(name))
+                    done = f"{name} made current (its writer stopped before switching to it)"
+            journal.unlink(missing_ok=True)
+            return done
+        except OSError:
+            return None  # a read-only workspace: reads still work, the next writer finishes
+        finally:
+            if taken is not None:
+                taken.release()
 
     # -- runs ------------------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -150,6 +298,8 @@ class Workspace:
             preset=preset,
             seed=seed,
             state="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
             started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
         return run

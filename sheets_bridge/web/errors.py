@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from sheets_bridge.core.errors import BridgeError, JobConflict, StorageError
+from sheets_bridge.core.errors import BridgeError, JobConflict, StorageError, WorkspaceBusy
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ def register_error_handlers(app: Flask) -> None:
     def _conflict(exc: JobConflict) -> Response:
         jobs = current_app.extensions["sheets_bridge.loop.jobs"]
         return _respond(409, str(exc), {"job": jobs.get(exc.running_id)})
+
+    @app.errorhandler(WorkspaceBusy)
+    def _busy(exc: WorkspaceBusy) -> Response:
+        # a CLI command (or another server's job) is writing the workspace
+        return _respond(409, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
