@@ -69,15 +69,20 @@ def load_images(
     cache_dir: str | os.PathLike[str] | None = None,
     size: int = 32,
     workers: int | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decode ``paths`` into a uint8 array ``[N, size, size]``, using and filling the cache.
 
     ``sha256s`` (hex digests, e.g. the manifest's ``sha256`` column) name the cache entries; missing
     ones are computed from the files. Without ``cache_dir`` every image is decoded. Decoding runs on
-    a few threads (Pillow releases the GIL while it decodes and resizes).
+    a few threads (Pillow releases the GIL while it decodes and resizes). ``out`` (e.g. a slice of
+    a memory-mapped file, see :mod:`model.store`) receives the images instead of a new array.
     """
     n = len(paths)
-    out = np.empty((n, size, size), dtype=np.uint8)
+    if out is None:
+        out = np.empty((n, size, size), dtype=np.uint8)
+    elif out.shape != (n, size, size) or out.dtype != np.uint8:
+        raise ValueError(f"out must be uint8 {(n, size, size)}, got {out.dtype} {out.shape}")
     cache = Path(cache_dir) if cache_dir is not None else None
     shas = list(sha256s) if sha256s is not None else [None] * n
     if len(shas) != n:
