@@ -71,10 +71,10 @@ class PartialRun:
             "best_epoch": int(result.best_epoch),
             "state": result.state,
             "holdout_probs": {
-                int(e): torch.from_numpy(np.ascontiguousarray(p))
+                int(e): torch.from_numpy(np.array(p, dtype=np.float32))
                 for e, p in result.holdout_probs.items()
             },
-            "trained_on": torch.from_numpy(np.asarray(result.trained_on, dtype=np.int64)),
+            "trained_on": torch.from_numpy(np.array(result.trained_on, dtype=np.int64)),
             "images_seen": int(result.images_seen),
         }
         # written aside and renamed: an interruption never leaves half a file behind
