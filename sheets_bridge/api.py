@@ -92,7 +92,8 @@ class Bridge:
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, **options: Any):
-        """Train on the current version (``preset=``, ``epochs=``, ``eval_dir=``); returns the run."""
+        """Train on the current version (``preset=``, ``epochs=``, ``eval_dir=``, ``engine=``,
+        ``ray_address=``); returns the run."""
         options.setdefault("progress", False)
         return loop.train(self._refresh(), **options)
 
