@@ -170,8 +170,18 @@ class ResNetStage2(nn.Module):
         return self.fc(self.features(x))
 
 
-def build_net(config: TrainConfig, n_classes: int, groups: int = 1) -> nn.Module:
-    """The network a config names, holding ``groups`` independent copies."""
+def build_net(
+    config: TrainConfig, n_classes: int, groups: int = 1, *, pretrained: bool = True
+) -> nn.Module:
+    """The network a config names, holding ``groups`` independent copies.
+
+    ``pretrained=False`` skips loading a backbone's pretrained weights: for a net whose whole
+    state is loaded next (a checkpoint), so that reloading never needs the weights file.
+    """
+    if config.net == "timm":
+        from model.backbones import BackboneNet  # timm is optional: imported only here
+
+        return BackboneNet(config, n_classes, groups, pretrained=pretrained)
     if config.net == "fastcnn":
         return FastCNN(n_classes, groups=groups, **config.net_kwargs)
     if config.net == "resnet50_stage2":

@@ -39,6 +39,13 @@ def preprocessing_info(config: TrainConfig) -> dict[str, Any]:
         "size": [config.image_size, config.image_size],
         "input": "uint8 grayscale, 0..255",
     }
+    if config.net == "timm":
+        info["decode"] = "EXIF-oriented, PIL convert('RGB'), scaled to fit and padded with 128"
+        info["input"] = "uint8 RGB [3, H, W], 0..255"
+        info["normalize"] = "x / 255, minus mean, divided by std (the backbone's own)"
+        info["backbone"] = config.backbone
+        info.update(config.net_kwargs)
+        return info
     if config.preprocessing == "caffe":
         info["normalize"] = "gray repeated to 3 channels (BGR), minus ImageNet means, no scaling"
         info["means_bgr"] = list(CAFFE_MEANS_BGR)
@@ -94,7 +101,7 @@ def load_checkpoint(
     config = TrainConfig.from_dict(raw["config"])
     classes = list(raw["classes"])
     dev = torch.device(device or "cpu")
-    net = build_net(config, len(classes))
+    net = build_net(config, len(classes), pretrained=False)
     net.load_state_dict(raw["state_dict"])
     net.to(dev).eval()
     meta = {k: v for k, v in raw.items() if k not in {"state_dict", "config", "classes"}}
@@ -106,7 +113,8 @@ def _as_checkpoint(ckpt: Checkpoint | str | os.PathLike[str]) -> Checkpoint:
 
 
 def predict_images(ckpt: Checkpoint, images: np.ndarray, *, embed: bool = False) -> np.ndarray:
-    """Probabilities ``[N, classes]`` (or embeddings ``[N, dim]``) of uint8 images ``[N, H, W]``."""
+    """Probabilities ``[N, classes]`` (or embeddings ``[N, dim]``) of uint8 images ``[N, H, W]``
+    (``[N, 3, H, W]`` for an RGB preset)."""
     if len(images) == 0:
         width = ckpt.net.dim if embed else len(ckpt.classes)
         return np.zeros((0, width), dtype=np.float32)
@@ -129,5 +137,8 @@ def predict_paths(
 ) -> np.ndarray:
     """Class probabilities ``[len(paths), len(classes)]`` (float32) for image files."""
     ckpt = _as_checkpoint(ckpt)
-    images = load_images(paths, cache_dir=cache_dir, size=ckpt.config.image_size)
+    config = ckpt.config
+    images = load_images(
+        paths, cache_dir=cache_dir, size=config.image_size, channels=config.channels, fit=config.fit
+    )
     return predict_images(ckpt, images)

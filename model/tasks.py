@@ -89,7 +89,7 @@ class EmbedTask:
         from model.nets import build_net
 
         store = _open(images)
-        net = build_net(self.config, self.n_classes)
+        net = build_net(self.config, self.n_classes, pretrained=False)  # the state follows
         net.load_state_dict(self.state)
         net.to(device)
         with cpu_threads():

@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ def run_training(
     eval_sets: dict[str, pd.DataFrame] | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
+    weights: str | None = None,
     engine: str = "local",
     ray_address: str | None = None,
 ) -> dict[str, Any]:
@@ -129,10 +131,12 @@ def run_training(
     training followed by the model, epoch, images/s and the time left, see :mod:`model.progress`)
     and the fraction (0..1) of the whole run done so far. ``engine`` "ray" runs the models and the
     embedding extraction as Ray tasks, on the cluster at ``ray_address`` or a local one; the run
-    folder it writes is the same as a local run's.
+    folder it writes is the same as a local run's. A linear probe (``probe-*`` presets) runs here
+    whatever the engine: its backbone features are computed once and cached. ``weights`` is a
+    backbone preset's pretrained weights (a file path, or ``"random"``; see :mod:`model.presets`).
     """
     t_start = time.perf_counter()
-    config = get_preset(preset, epochs=epochs)
+    config = get_preset(preset, epochs=epochs, weights=weights)
     classes = _check_classes(classes)
     rows = _check_manifest(manifest, classes, folds)
     extra = {}
@@ -173,7 +177,11 @@ class _Run:
         self.timings: dict[str, float] = {}
         self.pool_sha: list[str] = []
         # CUDA: the K fold models and the final model train together as one grouped network
-        self.grouped = dev.type == "cuda"
+        # (a timm backbone has no grouped form: its models train one after the other)
+        self.grouped = dev.type == "cuda" and config.net != "timm"
+        self.cache_dir: Path | None = None
+        self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
+        self.engine_note: str | None = None  # why the run used another engine than asked
 
     def execute(
         self,
@@ -184,6 +192,7 @@ class _Run:
         ray_address: str | None,
         scratch: Path,
     ) -> dict[str, Any]:
+        self.cache_dir = cache_dir
         spec, labels, offsets = self._load(cache_dir, extra, scratch)
         from model.partial import PartialRun, fingerprint
         from model.store import ImageStore
@@ -202,22 +211,34 @@ class _Run:
                 sha256=self.pool_sha,
             ),
         )
+        if engine_name == "ray" and self.config.probe:
+            # a probe fits small heads on features cached here: nothing worth sending to a cluster
+            note = (
+                f"preset {self.config.name!r} is a linear probe: it runs on the local engine "
+                "(engine 'ray' is for trained models)"
+            )
+            warnings.warn(note, stacklevel=3)
+            self.engine_note = note
+            engine_name = "local"
         if engine_name == "ray":
             from model.ray_engine import RayEngine
 
             engine = RayEngine(spec, address=ray_address)
             self.grouped = False  # one task per model
         else:
-            store = ImageStore.open(spec.path, spec.n, spec.size)
+            store = ImageStore.open(spec.path, spec.n, spec.size, spec.channels)
             engine = LocalEngine(store, self.dev, progress=self.progress)
         try:
             final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(
                 engine, labels, partial
             )
             t = time.perf_counter()
-            embedded = engine.embed(
-                EmbedTask(self.config, len(self.classes), final.state, n, offsets, labels)
-            )
+            if self.probe_features is not None:  # the probe's cached features are the embeddings
+                embedded = self._probe_embedded(final.state, labels, offsets)
+            else:
+                embedded = engine.embed(
+                    EmbedTask(self.config, len(self.classes), final.state, n, offsets, labels)
+                )
             self.timings["embed"] = time.perf_counter() - t
             self.report("embed", 1.0)
         finally:
@@ -258,6 +279,13 @@ class _Run:
             seed=self.seed,
         )
         self.timings["scores"] = time.perf_counter() - t
+        t = time.perf_counter()
+        from model.quality import image_quality, merge_issues
+
+        # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
+        quality = image_quality(list(pool["path"]), list(pool["id"]))
+        scores["issues"] = merge_issues(scores["issues"], quality["quality_issues"])
+        self.timings["quality"] = time.perf_counter() - t
         self.report("scores", 1.0)
 
         self._write_outputs(
@@ -278,6 +306,7 @@ class _Run:
             "fold_epoch": fold_epoch,
             "device": engine.device_name,
             "engine": engine.name,
+            "engine_note": self.engine_note,
             "grouped": self.grouped,
             "torch_version": torch.__version__,
             "classes": self.classes,
@@ -335,7 +364,13 @@ class _Run:
         labels = np.array([index[lab] for f in frames for lab in f["label"]], dtype=np.int64)
         paths = [p for f in frames for p in f["path"]]
         spec = build_store(
-            paths, shas, cache_dir=cache_dir, size=self.config.image_size, scratch=scratch
+            paths,
+            shas,
+            cache_dir=cache_dir,
+            size=self.config.image_size,
+            channels=self.config.channels,
+            fit=self.config.fit,
+            scratch=scratch,
         )
         offsets, start = {}, len(pool)
         for name, f in sets.items():
@@ -345,6 +380,21 @@ class _Run:
         self.timings["load"] = time.perf_counter() - t
         self.report("load", 1.0)
         return spec, labels, offsets
+
+    def _probe_embedded(self, state, labels, offsets):
+        """A linear probe's embeddings are its cached backbone features; its head scores the
+        labelled extra sets."""
+        from model.probe import head_probs
+        from model.tasks import Embedded
+
+        emb_all, n = self.probe_features, len(self.pool)
+        w, b = state["fc.weight"].numpy(), state["fc.bias"].numpy()
+        eval_acc = {
+            name: float((head_probs(w, b, emb_all[ix]).argmax(1) == labels[ix]).mean())
+            for name, ix in offsets.items()
+        }
+        lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
+        return Embedded(emb_all[:n].astype(np.float32), lb_emb, eval_acc)
 
     def _write_outputs(
         self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
@@ -414,6 +464,28 @@ class _Run:
             for k in range(self.folds)
         ]
         epochs = config.epochs
+        if config.probe:  # linear probe: heads on cached frozen features, no training loop
+            from model.probe import fit_probe
+
+            t = time.perf_counter()
+            # the backbone reads the store a batch at a time; the features it returns are small
+            results, self.probe_features, probe_t = fit_probe(
+                config,
+                engine.images,
+                labels,
+                [*fold_jobs, final_job],
+                n_classes,
+                seed=self.seed,
+                cache_dir=self.cache_dir,
+                device=self.dev,
+            )
+            *fold_results, final = results
+            self.timings["final"] = 0.0
+            self.timings["folds"] = time.perf_counter() - t
+            self.timings["probe_features"] = probe_t["features"]
+            self.timings["probe_heads"] = probe_t["heads"]
+            self.report("train", 1.0)
+            return final, fold_jobs, fold_results, fold_of, 1
         names = {"final": "final model"}
         names.update({j.name: f"fold {k + 1}/{self.folds}" for k, j in enumerate(fold_jobs)})
         results = {}

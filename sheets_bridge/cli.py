@@ -91,15 +91,24 @@ def main() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--images", "n_images", default=1500, show_default=True, help="How many images.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same files.")
-def make_demo_data_cmd(directory: Path, n_images: int, seed: int) -> None:
-    """Write a synthetic Roman-numerals dataset with planted problems into DIRECTORY.
+@click.option(
+    "--kind",
+    type=click.Choice(["numerals", "shapes"]),
+    default="numerals",
+    show_default=True,
+    help="numerals: gray hand-written Roman numerals; shapes: 96x96 RGB coloured shapes.",
+)
+def make_demo_data_cmd(directory: Path, n_images: int, seed: int, kind: str) -> None:
+    """Write a synthetic dataset with planted problems into DIRECTORY.
 
     Layout <dir>/<split>/<label>/<id>.png; the planted truth is in <dir>/ground_truth.csv.
     """
     from sheets_bridge.loop.demo_data import make_demo_data
+    from sheets_bridge.loop.demo_shapes import make_shapes_data
 
+    make = make_shapes_data if kind == "shapes" else make_demo_data
     try:
-        summary = make_demo_data(directory, n_images=n_images, seed=seed)
+        summary = make(directory, n_images=n_images, seed=seed)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.describe())

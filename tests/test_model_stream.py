@@ -75,6 +75,24 @@ def test_store_is_written_once_keyed_by_content_and_size(images, tmp_path):
     assert np.array_equal(small.open().array, load_images(paths, size=16))
 
 
+def test_store_holds_rgb_images_keyed_by_channels_and_fit(images, tmp_path):
+    _, frame = images
+    paths = frame["path"].tolist()
+    cache = tmp_path / "cache"
+    gray = build_store(paths, None, cache_dir=cache, size=16)
+    rgb = build_store(paths, None, cache_dir=cache, size=16, channels=3)
+    padded = build_store(paths, None, cache_dir=cache, size=16, channels=3, fit="pad")
+    assert len({gray.path, rgb.path, padded.path}) == 3
+    for spec, fit in ((rgb, "stretch"), (padded, "pad")):
+        store = ImageStore.open(spec.path, spec.n, spec.size, spec.channels)
+        assert store.shape == (len(paths), 3, 16, 16)
+        assert np.array_equal(store.array, load_images(paths, size=16, channels=3, fit=fit))
+        assert store.rows(np.array([[2, 0]])).shape == (1, 2, 3, 16, 16)
+    # a worker without the file rebuilds the RGB store, not a gray one
+    (cache / "stack16" / padded.path.rsplit("/", 1)[1]).unlink()
+    assert padded.open().shape == (len(paths), 3, 16, 16)
+
+
 def test_rows_keep_the_callers_order_for_any_index_shape(tmp_path):
     x = np.arange(10 * 4 * 4, dtype=np.uint8).reshape(10, 4, 4)
     store = store_of(x, tmp_path)

@@ -68,6 +68,11 @@ class Config:
         "where the bridge's web app is reachable (links, images, Apps Script)",
     )
     preset: str = _setting("fast", "model preset (`sheets-bridge train --help` lists them)")
+    weights: str = _setting(
+        "",
+        "pretrained weights file of a probe-<arch> / finetune-<arch> preset (relative to the "
+        "workspace); empty: timm's cache; random: no pretrained weights",
+    )
     folds: int = _setting(
         4, "K for the out-of-fold predictions (no image is scored by a model that saw it)"
     )

@@ -123,6 +123,13 @@ def _eval_set(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "label"])
 
 
+def _weights_path(ws: Workspace, weights: str) -> str | None:
+    """The ``weights`` setting as the model reads it: a relative path is the workspace's."""
+    if not weights or weights == "random" or Path(weights).expanduser().is_absolute():
+        return weights or None
+    return str(ws.root / weights)
+
+
 def train(
     ws: Workspace,
     *,
@@ -153,6 +160,9 @@ def train(
     fixed = fixed_eval_set(ws, version)
     if len(fixed):
         eval_sets[FIXED_EVAL] = fixed
+    from model.presets import WeightsNotFoundError
+
+    weights = _weights_path(ws, cfg.weights)
     run = ws.new_run(version, preset, cfg.seed)
     try:
         metrics = run_training(
@@ -167,6 +177,7 @@ def train(
             eval_sets=eval_sets or None,
             progress=progress,
             on_progress=on_progress,
+            weights=weights,
             engine=engine,
             ray_address=ray_address,
         )
@@ -174,7 +185,8 @@ def train(
         ws.update_run(run, state="failed", error=f"{type(exc).__name__}: {exc}")
         from model.ray_engine import RayUnavailable
 
-        if isinstance(exc, RayUnavailable):  # e.g. no cluster at ray_address: one clear line
+        # missing weights, no cluster at ray_address: one clear line
+        if isinstance(exc, (WeightsNotFoundError, RayUnavailable)):
             raise ConfigError(str(exc)) from None
         raise
     ws.update_run(
