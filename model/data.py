@@ -186,16 +186,21 @@ def load_images(
     workers: int | None = None,
     channels: int = 1,
     fit: str = "stretch",
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decode ``paths`` into uint8 ``[N, size, size]`` (``[N, 3, size, size]`` for RGB), cached.
 
     ``sha256s`` (hex digests, e.g. the manifest's ``sha256`` column) name the cache entries; missing
     ones are computed from the files. Without ``cache_dir`` every image is decoded. Decoding runs on
-    a few threads (Pillow releases the GIL while it decodes and resizes).
+    a few threads (Pillow releases the GIL while it decodes and resizes). ``out`` (e.g. a slice of
+    a memory-mapped file, see :mod:`model.store`) receives the images instead of a new array.
     """
     n = len(paths)
     shape = (size, size) if channels == 1 else (channels, size, size)
-    out = np.empty((n, *shape), dtype=np.uint8)
+    if out is None:
+        out = np.empty((n, *shape), dtype=np.uint8)
+    elif out.shape != (n, *shape) or out.dtype != np.uint8:
+        raise ValueError(f"out must be uint8 {(n, *shape)}, got {out.dtype} {out.shape}")
     cache = Path(cache_dir) if cache_dir is not None else None
     shas = list(sha256s) if sha256s is not None else [None] * n
     if len(shas) != n:

@@ -1,6 +1,8 @@
 """The training loop: one model, or several trained at once as one grouped network.
 
-:func:`fit_group` trains one copy of the net per :class:`Job` from in-memory uint8 images. With one
+:func:`fit_group` trains one copy of the net per :class:`Job` from uint8 images: a tensor already on
+the device, or an :class:`~model.store.ImageStore` (a memory-mapped file) from which each step reads
+just its batch, so memory grows with the batch and not with the data set. With one
 job it is a plain PyTorch loop; with several (on a GPU, the K fold models plus the final model) the
 copies run as one grouped network (see :mod:`model.nets`), which trains each copy exactly as if it
 were alone (own batches, own BatchNorm statistics, Adam is per element) while launching one kernel
@@ -28,6 +30,7 @@ from torch.nn import functional as F
 
 from model.nets import build_net, stack_states, state_of
 from model.presets import TrainConfig
+from model.store import ImageStore
 
 #: a training step on fewer pixels than this (16 images of 32x32) runs on one CPU thread
 TINY_STEP_PIXELS = 16 * 32 * 32
@@ -79,6 +82,45 @@ def cpu_threads(batch_pixels: int | None = None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class Rows:
+    """Batches of images as uint8 tensors on ``device``, from wherever the images are.
+
+    A tensor (already on its device) is indexed in place; an :class:`ImageStore` or a numpy
+    array is read one batch of rows at a time and the batch alone is copied to the device.
+    """
+
+    def __init__(
+        self, images: torch.Tensor | ImageStore | np.ndarray, device: torch.device
+    ) -> None:
+        if isinstance(images, np.ndarray):
+            images = ImageStore(images)
+        self.images = images
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __call__(self, idx: np.ndarray) -> torch.Tensor:
+        if isinstance(self.images, torch.Tensor):
+            return self.images[torch.as_tensor(idx, device=self.images.device)]
+        return torch.from_numpy(self.images.rows(idx)).to(self.device)
+
+
+def _device_of(images: object, device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return images.device if isinstance(images, torch.Tensor) else torch.device("cpu")
+
+
+def batch_plan(config: TrainConfig, jobs: list[Job]) -> tuple[int, int]:
+    """``(batch size, steps per epoch)`` of training ``jobs`` together.
+
+    At least ~4 steps per epoch, so that tiny data sets still get BatchNorm statistics and steps.
+    """
+    batch = max(2, min(config.batch_size, min(len(j.train_idx) for j in jobs) // 4))
+    return batch, math.ceil(max(len(j.train_idx) for j in jobs) / batch)
+
+
 def _streams(jobs: list[Job], seed: int) -> list[Iterator[np.ndarray]]:
     def stream(job: Job) -> Iterator[np.ndarray]:
         rng = np.random.default_rng([seed, job.key])
@@ -128,7 +170,7 @@ class _Augment:
 @torch.no_grad()
 def predict_group(
     net: torch.nn.Module,
-    images: torch.Tensor,
+    images: torch.Tensor | ImageStore | np.ndarray,
     index_lists: list[np.ndarray],
     *,
     batch_size: int = 1024,
@@ -137,9 +179,12 @@ def predict_group(
 ) -> list[np.ndarray]:
     """Softmax probabilities (or penultimate features) of copy ``g`` on ``index_lists[g]``.
 
-    ``images`` is uint8 ``[N, H, W]`` on the net's device. Copies see different images, so the
-    lists are padded to one length and the padding is dropped again.
+    ``images`` is uint8 ``[N, H, W]``: a tensor on the net's device, or a store read one batch at
+    a time. Copies see different images, so the lists are padded to one length and the padding is
+    dropped again.
     """
+    device = next(net.parameters()).device
+    rows = images if isinstance(images, Rows) else Rows(images, device)
     was_training = net.training
     net.eval()
     lengths = [len(ix) for ix in index_lists]
@@ -147,22 +192,21 @@ def predict_group(
     padded = np.stack(
         [np.resize(ix, longest) if len(ix) else np.zeros(longest, int) for ix in index_lists]
     )
-    idx = torch.as_tensor(padded, device=images.device)
     chunks = []
     for start in range(0, longest, batch_size):
-        x = images[idx[:, start : start + batch_size]].transpose(0, 1).float()
-        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
+        x = rows(padded[:, start : start + batch_size]).transpose(0, 1).float()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out = net.features(x) if embed else net(x)
-        chunks.append(out.float() if embed else torch.softmax(out.float(), dim=-1))
+        chunks.append((out.float() if embed else torch.softmax(out.float(), dim=-1)).cpu())
     net.train(was_training)
-    result = torch.cat(chunks).transpose(0, 1).cpu().numpy()  # [G, longest, D]
+    result = torch.cat(chunks).transpose(0, 1).numpy()  # [G, longest, D]
     return [result[g, :n] for g, n in enumerate(lengths)]
 
 
 def fit_group(
     config: TrainConfig,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    images: torch.Tensor | ImageStore | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
     jobs: list[Job],
     n_classes: int,
     *,
@@ -173,15 +217,20 @@ def fit_group(
     on_epoch: Callable[[int, int], None] | None = None,
     progress: bool = False,
     desc: str = "train",
+    device: str | torch.device | None = None,
 ) -> list[JobResult]:
-    """Train one copy of ``config``'s net per job on ``images``/``labels`` (already on the device).
+    """Train one copy of ``config``'s net per job on ``images``/``labels``.
 
-    Returns one :class:`JobResult` per job. ``amp`` (bf16 autocast) defaults to ``config.amp`` on
-    CUDA and off elsewhere; ``cuda_graphs`` to on for CUDA. ``on_epoch(epoch, epochs)`` is called after every epoch.
+    ``images`` is a uint8 tensor on the device, or a store whose batches are copied to ``device``
+    (default: the tensor's device, else the CPU) step by step. Returns one :class:`JobResult` per
+    job. ``amp`` (bf16 autocast) defaults to ``config.amp`` on CUDA and off elsewhere;
+    ``cuda_graphs`` to on for CUDA. ``on_epoch(epoch, epochs)`` is called after every epoch.
     """
     from tqdm.auto import tqdm
 
-    device = images.device
+    device = _device_of(images, device)
+    rows = Rows(images, device)
+    labels_np = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     cuda = device.type == "cuda"
     amp = (cuda and config.amp) if amp is None else amp
     cuda_graphs = cuda if cuda_graphs is None else (cuda_graphs and cuda)
@@ -199,9 +248,7 @@ def fit_group(
     net.to(device).train()
     torch.manual_seed(seed)  # augmentation draws
 
-    # at least ~4 steps per epoch, so that tiny data sets still get BatchNorm statistics and steps
-    batch = max(2, min(config.batch_size, min(len(j.train_idx) for j in jobs) // 4))
-    steps = math.ceil(max(len(j.train_idx) for j in jobs) / batch)
+    batch, steps = batch_plan(config, jobs)
     lrs = lr_schedule(config, steps * epochs)
     opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     lr0: float | torch.Tensor = float(lrs[0])
@@ -215,27 +262,27 @@ def fit_group(
         capturable=cuda_graphs,
     )
     augment = _Augment(config.image_size, device) if config.augment else None
-    labels_dev = labels.to(device)
+    labels_dev = torch.as_tensor(labels_np, device=device)
     loss_sum = torch.zeros(groups, device=device)
 
-    def step_losses(idx: torch.Tensor) -> torch.Tensor:  # idx [G, B] -> per-copy mean loss [G]
-        x = images[idx].transpose(0, 1).float()  # [B, G, H, W]
+    def step_losses(x_u8: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Images [G, B, H, W] uint8 and labels [G, B] -> per-copy mean loss [G]."""
+        x = x_u8.transpose(0, 1).float()  # [B, G, H, W]
         if augment is not None:
             x = augment(x)
         # no autocast weight cache: a captured graph must not keep casts from its capture
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
             logits = net(x)  # [B, G, C]
-        y = labels_dev[idx].transpose(0, 1)
         per = F.cross_entropy(
             logits.float().permute(0, 2, 1),
-            y,
+            y.transpose(0, 1),
             reduction="none",
             label_smoothing=config.label_smoothing,
         )
         return per.mean(dim=0)
 
-    def train_step(idx: torch.Tensor) -> None:
-        losses = step_losses(idx)
+    def train_step(x_u8: torch.Tensor, y: torch.Tensor) -> None:
+        losses = step_losses(x_u8, y)
         # Copies share no parameters, so the sum's gradient is each copy's own gradient.
         losses.sum().backward()
         opt.step()
@@ -253,28 +300,32 @@ def fit_group(
         results = [JobResult(name=j.name) for j in jobs]
         best = [-1.0] * groups
         streams = _streams(jobs, seed)
-        seen = [np.zeros(len(labels), dtype=bool) for _ in jobs]
+        seen = [np.zeros(len(labels_np), dtype=bool) for _ in jobs]
         graph: torch.cuda.CUDAGraph | None = None
-        static_idx: torch.Tensor | None = None
+        # a captured graph reads its batch from these tensors: each step copies its batch in
+        static: tuple[torch.Tensor, torch.Tensor] | None = None
         global_step = 0
         bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False)
         for epoch in range(1, epochs + 1):
             order = np.stack([np.fromiter(s, dtype=np.int64, count=steps * batch) for s in streams])
             for g in range(groups):
                 seen[g][order[g]] = True
-            order_dev = torch.as_tensor(order.reshape(groups, steps, batch), device=device)
+            order = order.reshape(groups, steps, batch)
             loss_sum.zero_()
             for s in range(steps):
                 set_lr(float(lrs[global_step]))
                 global_step += 1
-                idx = order_dev[:, s]
+                idx = order[:, s]
+                batch_x = rows(idx)
+                batch_y = labels_dev[torch.as_tensor(idx, device=device)]
                 if graph is not None:
-                    static_idx.copy_(idx)
+                    static[0].copy_(batch_x)
+                    static[1].copy_(batch_y)
                     graph.replay()
                     continue
                 opt.zero_grad(set_to_none=True)
                 if cuda_graphs and global_step > 3:  # capture after a few eager warm-up steps
-                    graph, static_idx = _capture(train_step, idx, opt)
+                    graph, static = _capture(train_step, (batch_x, batch_y), opt)
                     if graph is not None:
                         graph.replay()
                         continue
@@ -283,12 +334,12 @@ def fit_group(
                     side = torch.cuda.Stream()
                     side.wait_stream(torch.cuda.current_stream())
                     with torch.cuda.stream(side):
-                        train_step(idx)
+                        train_step(batch_x, batch_y)
                     torch.cuda.current_stream().wait_stream(side)
                 else:
-                    train_step(idx)
+                    train_step(batch_x, batch_y)
             epoch_loss = (loss_sum / steps).tolist()
-            _evaluate(net, images, labels, jobs, results, best, epoch, config, amp)
+            _evaluate(net, rows, labels_np, jobs, results, best, epoch, config, amp)
             for g, res in enumerate(results):
                 res.losses.append(epoch_loss[g])
             bar.update(1)
@@ -309,31 +360,35 @@ def fit_group(
 
 
 def _capture(
-    train_step: Callable[[torch.Tensor], None], idx: torch.Tensor, opt: torch.optim.Optimizer
-) -> tuple[torch.cuda.CUDAGraph | None, torch.Tensor]:
+    train_step: Callable[[torch.Tensor, torch.Tensor], None],
+    batch: tuple[torch.Tensor, torch.Tensor],
+    opt: torch.optim.Optimizer,
+) -> tuple[torch.cuda.CUDAGraph | None, tuple[torch.Tensor, torch.Tensor]]:
     """Record one whole training step (forward, backward, optimizer) as a CUDA graph.
 
-    Returns ``(None, idx)`` with a warning when this PyTorch/driver cannot capture it; the
-    caller then goes on without graphs (capturing executes nothing, so no step is lost).
+    ``batch`` is (images, labels) on the device; the graph reads the returned copies, which the
+    caller refills before each replay. Returns ``(None, batch)`` with a warning when this
+    PyTorch/driver cannot capture it; the caller then goes on without graphs (capturing executes
+    nothing, so no step is lost).
     """
-    static_idx = idx.clone()
+    static = (batch[0].clone(), batch[1].clone())
     graph = torch.cuda.CUDAGraph()
     opt.zero_grad(set_to_none=True)
     try:
         with torch.cuda.graph(graph):
-            train_step(static_idx)
+            train_step(*static)
     except RuntimeError as exc:
         warnings.warn(f"CUDA graph capture failed, training without graphs: {exc}", stacklevel=3)
         torch.cuda.synchronize()
         opt.zero_grad(set_to_none=True)
-        return None, idx
-    return graph, static_idx
+        return None, batch
+    return graph, static
 
 
 def _evaluate(
     net: torch.nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    rows: Rows,
+    labels_np: np.ndarray,
     jobs: list[Job],
     results: list[JobResult],
     best: list[float],
@@ -355,8 +410,7 @@ def _evaluate(
         parts.append((len(sel), len(hold)))
     if not any(len(w) for w in wanted):
         return
-    probs = predict_group(net, images, wanted, batch_size=config.eval_batch_size, amp=amp)
-    labels_np = labels.cpu().numpy()
+    probs = predict_group(net, rows, wanted, batch_size=config.eval_batch_size, amp=amp)
     state = None
     for g, (job, res) in enumerate(zip(jobs, results, strict=True)):
         n_sel, n_hold = parts[g]

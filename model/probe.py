@@ -22,11 +22,14 @@ import torch
 from model.fit import Job, JobResult, predict_group
 from model.nets import build_net
 from model.presets import TrainConfig
+from model.store import ImageStore
 
 #: inverse L2 strength of the head, on standardised features (sklearn's default)
 PROBE_C = 1.0
 #: the logit of a class the head never saw (it gets no probability worth speaking of)
 UNSEEN_LOGIT = -30.0
+#: images read from a store at a time while their cache entries are looked up
+HASH_BATCH = 1024
 
 
 def _backbone_key(config: TrainConfig, seed: int) -> str:
@@ -53,25 +56,32 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def backbone_features(
     net: torch.nn.Module,
-    images: torch.Tensor,
+    images: torch.Tensor | ImageStore,
     *,
     cache: Path | None,
     batch_size: int = 64,
 ) -> tuple[np.ndarray, int]:
     """Pooled features ``[N, dim]`` of every image; ``cache`` (a folder) is read and filled.
 
-    Returns the features and how many images the backbone actually ran on.
+    ``images`` is a uint8 tensor or a store (read a batch at a time, never whole). Returns the
+    features and how many images the backbone actually ran on.
     """
     n = len(images)
     feats = np.zeros((n, net.dim), dtype=np.float32)
     todo: list[int] = []
     entries: list[Path | None] = [None] * n
-    host = images.cpu().numpy() if cache is not None else None
+    block, block_start = None, 0
     for i in range(n):
         if cache is None:
             todo.append(i)
             continue
-        digest = hashlib.sha256(host[i].tobytes()).hexdigest()
+        if block is None or i - block_start >= len(block):
+            block_start, end = i, min(i + HASH_BATCH, n)
+            if isinstance(images, torch.Tensor):
+                block = images[block_start:end].cpu().numpy()
+            else:
+                block = images.rows(np.arange(block_start, end))
+        digest = hashlib.sha256(block[i - block_start].tobytes()).hexdigest()
         entry = cache / digest[:2] / f"{digest}.f32"
         entries[i] = entry
         try:
@@ -130,15 +140,19 @@ def head_probs(w: np.ndarray, b: np.ndarray, feats: np.ndarray) -> np.ndarray:
 
 def fit_probe(
     config: TrainConfig,
-    images: torch.Tensor,
+    images: torch.Tensor | ImageStore,
     labels: np.ndarray,
     jobs: list[Job],
     n_classes: int,
     *,
     seed: int = 0,
     cache_dir: Path | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[list[JobResult], np.ndarray, dict[str, float]]:
     """One logistic-regression head per job on the frozen backbone's features of ``images``.
+
+    ``images`` is a uint8 tensor (on the device the backbone runs on) or a store whose batches
+    go to ``device`` (default CPU).
 
     Returns the job results (epoch 1 stands for the fitted head), the features of every image
     (the run's embeddings) and timings (``features``, ``heads`` seconds, ``computed`` images).
@@ -148,7 +162,9 @@ def fit_probe(
     t = time.perf_counter()
     torch.manual_seed(seed)  # random weights (tests) are then the same for every job
     net = build_net(config, n_classes)
-    net.to(images.device).eval()
+    if isinstance(images, torch.Tensor):
+        device = images.device
+    net.to(torch.device(device or "cpu")).eval()
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / "features" / _backbone_key(config, seed)

@@ -10,15 +10,23 @@ The train+val images are split by stratified K-fold; fold model ``k`` trains on 
 and scores fold ``k``, so every image's probabilities come from a model that never saw it. The
 final model trains on ``train`` and keeps the epoch with the best ``val`` accuracy; it provides the
 checkpoint, the embeddings and the accuracies on extra labelled sets. On CUDA the K fold models and
-the final model train together as one grouped network; elsewhere one after the other.
+the final model train together as one grouped network; elsewhere one after the other; with
+``engine="ray"`` each model (and the embedding extraction) is a task on a Ray cluster.
+
+Images are decoded once into a memory-mapped file (:mod:`model.store`) from which every step reads
+its batch. Each model is saved into ``out_dir/partial/`` when it finishes, so a run that was
+interrupted resumes with the models it lacks (:mod:`model.partial`); the folder is removed when
+the run is complete.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +34,11 @@ import numpy as np
 import pandas as pd
 
 from model.presets import get_preset
+from model.progress import Progress, ProgressFn
 
 SPLITS = ("train", "val", "label_book", "test")
 REQUIRED = ("id", "path", "label", "split")
-# share of the whole run each step takes, for ``on_progress``
-_STEP_SHARE = {"load": 0.05, "train": 0.80, "embed": 0.02, "umap": 0.08, "scores": 0.05}
-
-ProgressFn = Callable[[str, float], None]
-
-
-class _Progress:
-    """Maps (step, fraction of step) to one overall fraction, for the web job view."""
-
-    def __init__(self, callback: ProgressFn | None) -> None:
-        self.callback = callback
-        self.start = dict(zip(_STEP_SHARE, np.cumsum([0, *_STEP_SHARE.values()])[:-1], strict=True))
-
-    def __call__(self, step: str, fraction: float) -> None:
-        if self.callback is not None:
-            done = self.start[step] + _STEP_SHARE[step] * min(max(fraction, 0.0), 1.0)
-            self.callback(step, float(min(done, 1.0)))
+ENGINES = ("local", "ray")
 
 
 def _check_classes(classes: Sequence[str]) -> list[str]:
@@ -125,6 +118,8 @@ def run_training(
     progress: bool = True,
     on_progress: ProgressFn | None = None,
     weights: str | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Train, predict out-of-fold, embed, map and score; write the run files; return the metrics.
 
@@ -132,9 +127,13 @@ def run_training(
     parent_id``); ``split`` is one of train / val / label_book / test. ``eval_sets`` maps a name to
     extra labelled rows (``path, label``) on which the final model's accuracy is reported; labelled
     label_book and test rows of the manifest are reported as the sets ``label_book`` and ``test``.
-    ``on_progress(step, fraction)`` receives the step name (load, train, embed, umap, scores) and
-    the fraction (0..1) of the whole run done so far. ``weights`` is a backbone preset's
-    pretrained weights (a file path, or ``"random"``; see :mod:`model.presets`).
+    ``on_progress(step, fraction)`` receives the step (load, train, embed, umap, scores; while
+    training followed by the model, epoch, images/s and the time left, see :mod:`model.progress`)
+    and the fraction (0..1) of the whole run done so far. ``engine`` "ray" runs the models and the
+    embedding extraction as Ray tasks, on the cluster at ``ray_address`` or a local one; the run
+    folder it writes is the same as a local run's. A linear probe (``probe-*`` presets) runs here
+    whatever the engine: its backbone features are computed once and cached. ``weights`` is a
+    backbone preset's pretrained weights (a file path, or ``"random"``; see :mod:`model.presets`).
     """
     t_start = time.perf_counter()
     config = get_preset(preset, epochs=epochs, weights=weights)
@@ -150,19 +149,25 @@ def run_training(
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} does not exist: create the run folder first")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use one of {list(ENGINES)}")
+    if engine == "ray":
+        from model.ray_engine import _import_ray
+
+        _import_ray()  # says how to install it before any work is done
     dev = _resolve_device(device)
 
     from model.fit import cpu_threads
 
-    with cpu_threads():
+    with cpu_threads(), tempfile.TemporaryDirectory(prefix="run-images-") as scratch:
         run = _Run(
-            rows, classes, out_dir, config, folds, seed, dev, progress, _Progress(on_progress)
+            rows, classes, out_dir, config, folds, seed, dev, progress, Progress(on_progress)
         )
-        return run.execute(cache_dir, extra, t_start)
+        return run.execute(cache_dir, extra, t_start, engine, ray_address, Path(scratch))
 
 
 class _Run:
-    """The steps of one run over one decoded image tensor (train+val rows first)."""
+    """The steps of one run over one image store (train+val rows first)."""
 
     def __init__(self, rows, classes, out_dir, config, folds, seed, dev, progress, report) -> None:
         self.rows, self.classes, self.out_dir = rows, classes, out_dir
@@ -176,18 +181,72 @@ class _Run:
         self.grouped = dev.type == "cuda" and config.net != "timm"
         self.cache_dir: Path | None = None
         self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
+        self.engine_note: str | None = None  # why the run used another engine than asked
 
     def execute(
-        self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], t_start: float
+        self,
+        cache_dir: Path | None,
+        extra: dict[str, pd.DataFrame],
+        t_start: float,
+        engine_name: str,
+        ray_address: str | None,
+        scratch: Path,
     ) -> dict[str, Any]:
         self.cache_dir = cache_dir
-        images, labels_t, labels, offsets = self._load(cache_dir, extra)
-        final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(images, labels_t, labels)
+        spec, labels, offsets = self._load(cache_dir, extra, scratch)
+        from model.partial import PartialRun, fingerprint
+        from model.store import ImageStore
+        from model.tasks import EmbedTask, LocalEngine
+
         n = len(self.pool)
+        partial = PartialRun(
+            self.out_dir,
+            fingerprint(
+                config=self.config.to_dict(),
+                seed=self.seed,
+                folds=self.folds,
+                ids=list(self.pool["id"]),
+                splits=list(self.pool["split"]),
+                labels=labels[:n].tolist(),
+                sha256=self.pool_sha,
+            ),
+        )
+        if engine_name == "ray" and self.config.probe:
+            # a probe fits small heads on features cached here: nothing worth sending to a cluster
+            note = (
+                f"preset {self.config.name!r} is a linear probe: it runs on the local engine "
+                "(engine 'ray' is for trained models)"
+            )
+            warnings.warn(note, stacklevel=3)
+            self.engine_note = note
+            engine_name = "local"
+        if engine_name == "ray":
+            from model.ray_engine import RayEngine
+
+            engine = RayEngine(spec, address=ray_address)
+            self.grouped = False  # one task per model
+        else:
+            store = ImageStore.open(spec.path, spec.n, spec.size, spec.channels)
+            engine = LocalEngine(store, self.dev, progress=self.progress)
+        try:
+            final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(
+                engine, labels, partial
+            )
+            t = time.perf_counter()
+            if self.probe_features is not None:  # the probe's cached features are the embeddings
+                embedded = self._probe_embedded(final.state, labels, offsets)
+            else:
+                embedded = engine.embed(
+                    EmbedTask(self.config, len(self.classes), final.state, n, offsets, labels)
+                )
+            self.timings["embed"] = time.perf_counter() - t
+            self.report("embed", 1.0)
+        finally:
+            engine.close()
         oof = np.zeros((n, len(self.classes)), dtype=np.float32)
         for job, res in zip(fold_jobs, fold_results, strict=True):
             oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
-        emb, lb_emb, eval_acc = self._embed(final.state, images, labels, offsets)
+        emb, lb_emb, eval_acc = embedded.pool, embedded.label_book, embedded.eval_accuracy
 
         from model.embed import neighbours, umap_2d
         from model.scores import OUTLIER_K, score_table
@@ -245,7 +304,9 @@ class _Run:
             "folds": self.folds,
             "epochs": self.config.epochs,
             "fold_epoch": fold_epoch,
-            "device": str(self.dev),
+            "device": engine.device_name,
+            "engine": engine.name,
+            "engine_note": self.engine_note,
             "grouped": self.grouped,
             "torch_version": torch.__version__,
             "classes": self.classes,
@@ -272,13 +333,15 @@ class _Run:
             val_accuracy=metrics["val_accuracy"],
         )
         (self.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        partial.clear()
         return metrics
 
-    def _load(self, cache_dir: Path | None, extra: dict[str, pd.DataFrame]):
-        """Every image the run needs, decoded once: train+val first, then the labelled extras."""
-        import torch
-
-        from model.data import file_sha256, load_images
+    def _load(self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], scratch: Path):
+        """Every image the run needs, decoded once into the store: train+val first, then the
+        labelled extras. Returns the store's spec, every image's class index and the extras'
+        rows in the store."""
+        from model.data import file_sha256
+        from model.store import build_store
 
         t = time.perf_counter()
         self.report("load", 0.0)
@@ -300,15 +363,15 @@ class _Run:
         index = {c: i for i, c in enumerate(self.classes)}
         labels = np.array([index[lab] for f in frames for lab in f["label"]], dtype=np.int64)
         paths = [p for f in frames for p in f["path"]]
-        decoded = load_images(
+        spec = build_store(
             paths,
             shas,
             cache_dir=cache_dir,
             size=self.config.image_size,
             channels=self.config.channels,
             fit=self.config.fit,
+            scratch=scratch,
         )
-        images = torch.from_numpy(decoded).to(self.dev)
         offsets, start = {}, len(pool)
         for name, f in sets.items():
             if len(f):
@@ -316,42 +379,22 @@ class _Run:
                 start += len(f)
         self.timings["load"] = time.perf_counter() - t
         self.report("load", 1.0)
-        return images, torch.from_numpy(labels).to(self.dev), labels, offsets
+        return spec, labels, offsets
 
-    def _embed(self, state, images, labels, offsets):
-        """The final model's penultimate layer, and its accuracy on every labelled extra set."""
-        from model.fit import predict_group
-        from model.nets import build_net
+    def _probe_embedded(self, state, labels, offsets):
+        """A linear probe's embeddings are its cached backbone features; its head scores the
+        labelled extra sets."""
+        from model.probe import head_probs
+        from model.tasks import Embedded
 
-        t = time.perf_counter()
-        if self.probe_features is not None:  # the probe's cached features are the embeddings
-            from model.probe import head_probs
-
-            emb_all, n = self.probe_features, len(self.pool)
-            w, b = state["fc.weight"].numpy(), state["fc.bias"].numpy()
-            eval_acc = {
-                name: float((head_probs(w, b, emb_all[ix]).argmax(1) == labels[ix]).mean())
-                for name, ix in offsets.items()
-            }
-            lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
-            self.timings["embed"] = time.perf_counter() - t
-            self.report("embed", 1.0)
-            return emb_all[:n].astype(np.float32), lb_emb, eval_acc
-        net = build_net(self.config, len(self.classes), pretrained=False)
-        net.load_state_dict(state)
-        net.to(self.dev)
-        n = len(self.pool)
-        # one pass over train+val and the extras, which follow them in the image tensor; fp32
-        # (no autocast), so a checkpoint reloaded anywhere reproduces these embeddings
-        emb_all = predict_group(net, images, [np.arange(len(images))], embed=True)[0]
+        emb_all, n = self.probe_features, len(self.pool)
+        w, b = state["fc.weight"].numpy(), state["fc.bias"].numpy()
+        eval_acc = {
+            name: float((head_probs(w, b, emb_all[ix]).argmax(1) == labels[ix]).mean())
+            for name, ix in offsets.items()
+        }
         lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
-        eval_acc = {}
-        for name, ix in offsets.items():
-            probs = predict_group(net, images, [ix])[0]
-            eval_acc[name] = float((probs.argmax(1) == labels[ix]).mean())
-        self.timings["embed"] = time.perf_counter() - t
-        self.report("embed", 1.0)
-        return emb_all[:n].astype(np.float32), lb_emb, eval_acc
+        return Embedded(emb_all[:n].astype(np.float32), lb_emb, eval_acc)
 
     def _write_outputs(
         self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
@@ -388,11 +431,14 @@ class _Run:
         }
         (out / "folds.json").write_text(json.dumps(folds_doc))
 
-    def _train(self, images, labels_t, labels):
-        """Fold models and the final model; returns what the rest of the run needs."""
+    def _train(self, engine, labels, partial):
+        """Fold models and the final model, less those ``partial`` already holds; returns what
+        the rest of the run needs."""
         from sklearn.model_selection import StratifiedKFold
 
-        from model.fit import Job, fit_group
+        from model.fit import Job, batch_plan
+        from model.progress import TrainMeter
+        from model.tasks import TrainTask
 
         config, pool, n_classes = self.config, self.pool, len(self.classes)
         n = len(pool)
@@ -422,14 +468,16 @@ class _Run:
             from model.probe import fit_probe
 
             t = time.perf_counter()
+            # the backbone reads the store a batch at a time; the features it returns are small
             results, self.probe_features, probe_t = fit_probe(
                 config,
-                images,
+                engine.images,
                 labels,
                 [*fold_jobs, final_job],
                 n_classes,
                 seed=self.seed,
                 cache_dir=self.cache_dir,
+                device=self.dev,
             )
             *fold_results, final = results
             self.timings["final"] = 0.0
@@ -438,57 +486,96 @@ class _Run:
             self.timings["probe_heads"] = probe_t["heads"]
             self.report("train", 1.0)
             return final, fold_jobs, fold_results, fold_of, 1
-        models = self.folds + 1
-        common = {"seed": self.seed, "progress": self.progress}
+        names = {"final": "final model"}
+        names.update({j.name: f"fold {k + 1}/{self.folds}" for k, j in enumerate(fold_jobs)})
+        results = {}
+        for job in [*fold_jobs, final_job]:
+            saved = partial.load(job.name)
+            if saved is not None:
+                results[job.name] = saved
+        todo = [j for j in [*fold_jobs, final_job] if j.name not in results]
+        per_epoch = {j.name: int(np.prod(batch_plan(config, [j]))) for j in todo}
+        meter = TrainMeter(self.report, sum(per_epoch.values()) * epochs)
+        self.timings["folds"] = self.timings["final"] = 0.0
 
-        def on_epoch(done_models: int, width: int = 1):
-            return lambda e, total: self.report("train", (done_models + width * e / total) / models)
+        def best_or_last() -> int:
+            return results["final"].best_epoch if config.fold_epoch == "best" else epochs
 
-        t = time.perf_counter()
-        if self.grouped:
-            for job in fold_jobs:  # "best" is only known at the end: keep every epoch's probs
-                job.snapshot_epochs = None if config.fold_epoch == "best" else frozenset({epochs})
-            *fold_results, final = fit_group(
-                config,
-                images,
-                labels_t,
-                [*fold_jobs, final_job],
-                n_classes,
-                epochs=epochs,
-                on_epoch=on_epoch(0, models),
-                desc="folds+final",
-                **common,
-            )
-            self.timings["folds"], self.timings["final"] = time.perf_counter() - t, 0.0
-            fold_epoch = final.best_epoch if config.fold_epoch == "best" else epochs
+        if self.grouped and todo:
+            self._train_grouped(engine, labels, todo, results, partial, meter, best_or_last)
         else:
-            (final,) = fit_group(
-                config,
-                images,
-                labels_t,
-                [final_job],
-                n_classes,
-                epochs=epochs,
-                on_epoch=on_epoch(0),
-                desc="final",
-                **common,
-            )
-            self.timings["final"] = time.perf_counter() - t
-            t = time.perf_counter()
-            fold_epoch = final.best_epoch if config.fold_epoch == "best" else epochs
-            fold_results = []
-            for k, job in enumerate(fold_jobs):
-                job.snapshot_epochs = frozenset({fold_epoch})
-                fold_results += fit_group(
-                    config,
-                    images,
-                    labels_t,
-                    [job],
-                    n_classes,
-                    epochs=fold_epoch,
-                    on_epoch=on_epoch(k + 1),
-                    desc=f"fold {k + 1}/{self.folds}",
-                    **common,
+            counted = dict.fromkeys(per_epoch, 0)
+
+            def on_epoch(task):
+                def hook(epoch: int, total: int) -> None:
+                    counted[task.job.name] += per_epoch[task.job.name]
+                    meter.epoch(task.label, epoch, total, per_epoch[task.job.name])
+
+                return hook
+
+            def task_of(job: Job) -> TrainTask:
+                if job.name == "final":
+                    return TrainTask(
+                        names["final"], config, job, n_classes, epochs, self.seed, labels
+                    )
+                job.snapshot_epochs = frozenset({best_or_last()})
+                return TrainTask(
+                    names[job.name], config, job, n_classes, best_or_last(), self.seed, labels
                 )
-            self.timings["folds"] = time.perf_counter() - t
+
+            # folds that keep the final model's best epoch wait for it; others train alongside
+            stages = [
+                [j for j in todo if j.name == "final"],
+                [j for j in todo if j.name != "final"],
+            ]
+            if config.fold_epoch != "best":
+                stages = [stages[0] + stages[1]]
+            for stage in stages:
+                if not stage:
+                    continue
+                t = time.perf_counter()
+                for task, res in engine.train([task_of(j) for j in stage], on_epoch):
+                    partial.save(task.job.name, res)
+                    results[task.job.name] = res
+                    meter.finished(task.label, res.images_seen, counted[task.job.name])
+                    now = time.perf_counter()
+                    self.timings["final" if task.job.name == "final" else "folds"] += now - t
+                    t = now
+        final = results["final"]
+        fold_epoch = best_or_last()
+        fold_results = [results[j.name] for j in fold_jobs]
         return final, fold_jobs, fold_results, fold_of, fold_epoch
+
+    def _train_grouped(self, engine, labels, todo, results, partial, meter, best_or_last):
+        """CUDA: the models still to train, together as one grouped network."""
+        from model.fit import batch_plan, fit_group
+
+        config, epochs = self.config, self.config.epochs
+        for job in todo:
+            if job.name == "final":
+                continue
+            if "final" in results:  # resumed: the epoch to keep is known
+                job.snapshot_epochs = frozenset({best_or_last()})
+            else:  # "best" is only known at the end: keep every epoch's probs
+                job.snapshot_epochs = None if config.fold_epoch == "best" else frozenset({epochs})
+        per_epoch = int(np.prod(batch_plan(config, todo))) * len(todo)
+        label = "fold models and final model together"
+        t = time.perf_counter()
+        trained = fit_group(
+            config,
+            engine.images,
+            labels,
+            todo,
+            len(self.classes),
+            seed=self.seed,
+            epochs=epochs,
+            progress=self.progress,
+            on_epoch=lambda e, total: meter.epoch(label, e, total, per_epoch),
+            desc="folds+final",
+            device=self.dev,
+        )
+        for job, res in zip(todo, trained, strict=True):
+            partial.save(job.name, res)
+            results[job.name] = res
+        meter.finished(label, per_epoch * epochs, per_epoch * epochs)
+        self.timings["folds"] = time.perf_counter() - t

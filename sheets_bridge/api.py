@@ -105,7 +105,8 @@ class Bridge:
 
     # -- the loop --------------------------------------------------------------------------------
     def train(self, **options: Any):
-        """Train on the current version (``preset=``, ``epochs=``, ``eval_dir=``); returns the run."""
+        """Train on the current version (``preset=``, ``epochs=``, ``eval_dir=``, ``engine=``,
+        ``ray_address=``); returns the run."""
         options.setdefault("progress", False)
         with self._writing("train") as ws:
             return loop.train(ws, **options)

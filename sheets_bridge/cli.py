@@ -240,14 +240,40 @@ def init(
     help="Also report accuracy on this labelled folder (<label>/<image>).",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Train here (local) or as Ray tasks (ray); default: the workspace setting.",
+)
+@click.option(
+    "--address",
+    "ray_address",
+    default=None,
+    help="Ray cluster address for --engine ray (e.g. ray://head:10001); default: a local Ray.",
+)
 def train(
-    workspace: Path, preset: str | None, epochs: int | None, eval_dir: Path | None, progress: bool
+    workspace: Path,
+    preset: str | None,
+    epochs: int | None,
+    eval_dir: Path | None,
+    progress: bool,
+    engine: str | None,
+    ray_address: str | None,
 ) -> None:
     """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores."""
     from sheets_bridge import loop
 
     ws = _open(workspace)
-    run = loop.train(ws, preset=preset, epochs=epochs, eval_dir=eval_dir, progress=progress)
+    run = loop.train(
+        ws,
+        preset=preset,
+        epochs=epochs,
+        eval_dir=eval_dir,
+        progress=progress,
+        engine=engine,
+        ray_address=ray_address,
+    )
     m = run.metrics()
     click.echo(
         f"{run.id}: validation accuracy {m.get('val_accuracy', float('nan')):.1%}, "

@@ -169,3 +169,15 @@ def test_missing_or_wrong_weights_say_what_to_put_where(tmp_path):
     save_file(_random_backbone_state("test_efficientnet"), str(other))
     with pytest.raises(WeightsNotFoundError, match="do not fit timm model 'test_resnet'"):
         BackboneNet(get_preset("probe-test_resnet@32", weights=str(other)), 3)
+
+
+def test_probe_with_ray_engine_runs_locally_and_says_so(rgb_data, tmp_path):
+    pytest.importorskip("ray")
+    with pytest.warns(UserWarning, match="linear probe: it runs on the local engine"):
+        metrics = _run(
+            rgb_data, tmp_path / "ray", "probe-test_resnet@32", weights="random", engine="ray"
+        )
+    assert metrics["engine"] == "local" and "linear probe" in metrics["engine_note"]
+    assert np.load(tmp_path / "ray" / "embeddings.npy").shape[0] == len(
+        rgb_data[rgb_data["split"].isin(["train", "val"])]
+    )

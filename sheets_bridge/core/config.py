@@ -79,6 +79,14 @@ class Config:
     )
     seed: int = _setting(0, "random seed for training, folds and UMAP")
     epochs: int = _setting(0, "training epochs; 0 = the preset's default")
+    engine: str = _setting(
+        "local",
+        "where the models train: local (this process) or ray (Ray tasks; "
+        "pip install 'sheets-bridge[ray]')",
+    )
+    ray_address: str = _setting(
+        "", "Ray cluster to use with engine = ray, e.g. ray://head:10001; empty: a local Ray"
+    )
     annotators: tuple[str, ...] = _setting(DEFAULT_ANNOTATORS, "one sheet column per annotator")
     consensus: str = _setting(
         "majority", f"how annotator votes become a decision: {' or '.join(CONSENSUS_RULES)}"
@@ -101,6 +109,8 @@ class Config:
             raise ConfigError(
                 f"max_remove_share must be a share between 0 and 1, not {self.max_remove_share!r}"
             )
+        if self.engine not in ("local", "ray"):
+            raise ConfigError(f"engine must be 'local' or 'ray', not {self.engine!r}")
         if self.consensus not in CONSENSUS_RULES:
             rules = " or ".join(repr(r) for r in CONSENSUS_RULES)
             raise ConfigError(f"consensus must be {rules}, not {self.consensus!r}")

@@ -111,6 +111,17 @@ def fixed_eval_set(ws: Workspace, version) -> pd.DataFrame:
     )
 
 
+def _require_ray() -> None:
+    """engine = ray needs the Ray package: say so before a run is started."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "engine 'ray' needs the Ray package, which is not installed: "
+            "pip install 'sheets-bridge[ray]' (or use engine = 'local')"
+        ) from None
+
+
 def _eval_set(folder: Path) -> pd.DataFrame:
     """A labelled folder ``<root>/<label>/<image>`` (or ``<root>/<split>/<label>/<image>``)."""
     from sheets_bridge.store.dataset import IMAGE_SUFFIXES
@@ -140,12 +151,21 @@ def train(
     eval_dir: Path | str | None = None,
     progress: bool = True,
     on_progress: Progress | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
 ) -> Run:
-    """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores, final model."""
+    """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores, final model.
+
+    ``engine`` ("local" or "ray") and ``ray_address`` override the workspace settings.
+    """
     from model.train import run_training
 
     cfg = ws.config
     preset = check_preset(preset or cfg.preset)  # before the run folder exists
+    engine = engine or cfg.engine
+    ray_address = ray_address or cfg.ray_address or None
+    if engine == "ray":
+        _require_ray()
     version = ws.current
     manifest = version.manifest()
     manifest["path"] = [str(ws.root / p) for p in manifest["path"]]
@@ -172,10 +192,15 @@ def train(
             progress=progress,
             on_progress=on_progress,
             weights=weights,
+            engine=engine,
+            ray_address=ray_address,
         )
     except BaseException as exc:
         ws.update_run(run, state="failed", error=f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, WeightsNotFoundError):
+        from model.ray_engine import RayUnavailable
+
+        # missing weights, no cluster at ray_address: one clear line
+        if isinstance(exc, (WeightsNotFoundError, RayUnavailable)):
             raise ConfigError(str(exc)) from None
         raise
     faultpoint("train.trained")
