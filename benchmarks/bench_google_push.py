@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 from sheets_bridge.core.rows import image_formula, label_choices, plan_push  # noqa: E402
 from sheets_bridge.core.schema import MODEL_COLUMNS, Schema  # noqa: E402
 from sheets_bridge.sheets.google import GoogleSheet  # noqa: E402
-from sheets_bridge.sheets.gridplan import grid_from_values  # noqa: E402
+from sheets_bridge.sheets.google.plan import grid_from_values  # noqa: E402
 from tests.sheets_api import Formula, SheetsApiServer  # noqa: E402
 
 CLASSES = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")

@@ -14,7 +14,7 @@ from sheets_bridge.core.rows import image_formula, label_choices, plan_push
 from sheets_bridge.core.schema import Schema
 from sheets_bridge.sheets import Cell
 from sheets_bridge.sheets.google import GoogleSheet
-from sheets_bridge.sheets.retry import RetryPolicy
+from sheets_bridge.sheets.google.client import RetryPolicy
 from tests.sheets_api import SheetsApiServer
 
 __all__ = [

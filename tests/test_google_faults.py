@@ -15,7 +15,7 @@ import pytest
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.schema import BRIDGE_COLUMNS
 from sheets_bridge.sheets import SheetWrite
-from sheets_bridge.sheets.retry import RateLimiter, RetryPolicy, parse_retry_after
+from sheets_bridge.sheets.google.client import RateLimiter, RetryPolicy, parse_retry_after
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import CLASSES, FAST, SCHEMA, model_rows, push
 from tests.sheets_api import Faults

@@ -22,7 +22,7 @@ from sheets_bridge import loop
 from sheets_bridge.cli import main
 from sheets_bridge.core import config as config_mod
 from sheets_bridge.loop import apps_script
-from sheets_bridge.sheets.credentials import ENV_ENDPOINT
+from sheets_bridge.sheets.google.auth import ENV_ENDPOINT
 from sheets_bridge.store.workspace import Workspace
 from tests.conftest_google import *  # noqa: F403
 

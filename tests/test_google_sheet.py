@@ -9,7 +9,7 @@ import pytest
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.rows import label_choices
 from sheets_bridge.sheets import Formula, Sheet, SheetWrite
-from sheets_bridge.sheets.gridplan import SETUP_KEY
+from sheets_bridge.sheets.google.plan import SETUP_KEY
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import CLASSES, SCHEMA, model_rows, push
 from tests.sheets_api import Formula as StoredFormula

@@ -243,7 +243,7 @@ def setup(
 
     ``use_clasp``: None installs with clasp when it is on the PATH; False never; True requires it.
     """
-    from sheets_bridge.sheets.credentials import spreadsheet_key
+    from sheets_bridge.sheets.google.auth import spreadsheet_key
     from sheets_bridge.sheets.google import GoogleSheet
 
     say = on_step or (lambda _line: None)

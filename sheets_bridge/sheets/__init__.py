@@ -1,7 +1,7 @@
 """Sheet backends. A backend stores one table: a header row and one row per image, keyed by ``id``.
 
 Two implementations of :class:`Sheet`: ``local.LocalSheet`` (SQLite, no account) and
-``google.GoogleSheet`` (a worksheet through gspread). The bridge never touches a backend's storage
+``google.GoogleSheet`` (a worksheet through gspread, in the ``google`` package). The bridge never touches a backend's storage
 directly; it reads a :class:`SheetTable` and hands back a :class:`SheetWrite`.
 """
 
@@ -120,7 +120,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("local", "sheets_bridge.sheets.local:LocalSheet", False, "SQLite, no account"),
         Backend(
             "google",
-            "sheets_bridge.sheets.google:GoogleSheet",
+            "sheets_bridge.sheets.google.sheet:GoogleSheet",
             True,
             "a Google worksheet",
             requires=("spreadsheet",),

@@ -1,6 +1,7 @@
 """Where the Sheets API is and who calls it: endpoint, spreadsheet id, credential files.
 
-Only google-auth here; gspread's OAuth user flow lives in :mod:`~sheets_bridge.sheets.google`.
+Which credentials a workspace's settings lead to: a key file, gspread's OAuth user flow,
+nothing for a loopback test server, or application default credentials.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
-from google.auth.credentials import Credentials
+import google.auth
+import google.auth.exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
 
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import AuthError, ConfigError
@@ -93,3 +96,57 @@ def principal(creds: Credentials) -> str:
     """Who the credentials are, for messages and the shared quota."""
     # A user sign-in does not carry the user's address (it would take one more request to ask).
     return str(getattr(creds, "service_account_email", None) or "your Google account")
+
+
+def load_credentials(
+    config: Config, workspace_root: Path, endpoint: str | None
+) -> tuple[Credentials, str]:
+    """Credentials and who they are (for messages and the shared quota).
+
+    Order: the ``credentials`` key file; gspread's OAuth user flow when ``oauth = true``; nothing for a
+    loopback ``api_endpoint``; else ``GOOGLE_APPLICATION_CREDENTIALS`` and application default
+    credentials. Every failure is one :class:`AuthError` saying what to do.
+    """
+    if config.credentials:
+        path = Path(config.credentials).expanduser()
+        path = path if path.is_absolute() else Path(workspace_root) / path
+        if not path.is_file():
+            raise AuthError(
+                f"the credentials file {path} does not exist (setting `credentials`). {NO_CREDENTIALS}"
+            )
+        creds = credentials_file(path)
+        return creds, principal(creds)
+    if config.oauth:
+        return _oauth_credentials()
+    if is_loopback(endpoint):
+        return AnonymousCredentials(), "anonymous"
+    try:
+        creds, _ = google.auth.default(scopes=list(SCOPES))
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise AuthError(f"{NO_CREDENTIALS}\n({exc})") from None
+    return creds, principal(creds)
+
+
+def _oauth_credentials() -> tuple[Credentials, str]:
+    import gspread
+    from gspread import auth
+
+    user_file = auth.DEFAULT_AUTHORIZED_USER_FILENAME
+    client_file = auth.DEFAULT_CREDENTIALS_FILENAME
+    if not user_file.exists() and not client_file.exists():
+        raise AuthError(
+            f"oauth = true needs an OAuth client: in Google Cloud console create an OAuth client ID of type "
+            f"Desktop app, download it as {client_file}, then run the command again to sign in"
+        )
+    try:
+        client = gspread.oauth(
+            scopes=list(SCOPES),
+            credentials_filename=client_file,
+            authorized_user_filename=user_file,
+        )
+    except (ValueError, KeyError, OSError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise AuthError(
+            f"the OAuth sign-in failed ({exc}); delete {user_file} and try again"
+        ) from None
+    creds = client.http_client.auth
+    return creds, principal(creds)

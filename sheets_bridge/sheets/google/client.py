@@ -3,7 +3,7 @@
 gspread sends every request through ``session.request``; :class:`SheetsSession` is that session.
 It rewrites ``https://sheets.googleapis.com`` to another server when one is configured (changing
 ``gspread.urls`` at run time does nothing: the URLs are copied at import), keeps each user under
-Google's 60 requests per minute, and retries what is safe to retry:
+Google's 60 requests per minute, and retries, through ``tenacity``, what is safe to retry:
 
 - 408, 429 and 5xx answers, honouring ``Retry-After`` (429 and 503 carry it);
 - connections that fail before the request was sent;
@@ -11,8 +11,10 @@ Google's 60 requests per minute, and retries what is safe to retry:
   be repeated blindly (:meth:`SheetsSession.no_blind_retry`); those raise :class:`AmbiguousRequest`
   so the caller can look at the sheet before trying again.
 
-400, 401, 403 and 404 are never retried. Retries stop after ``attempts`` tries or ``deadline``
-seconds, whichever comes first (gspread's own ``BackOffHTTPClient`` retries forever).
+400, 401, 403 and 404 are never retried. Retries stop after ``attempts`` tries or when the next
+wait would pass ``deadline`` seconds, whichever comes first (gspread's own ``BackOffHTTPClient``
+retries forever). What is specific to Sheets stays here: ``Retry-After``, per-user pacing, which
+failures may be repeated, and a default policy that outlasts an exhausted one-minute quota.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from typing import Any
 import requests
 from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
 
 GOOGLE_SHEETS_API = "https://sheets.googleapis.com"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Google's per-minute quotas refill once a minute.
+QUOTA_WINDOW = 60.0
 
 
 class AmbiguousRequest(requests.ConnectionError):
@@ -43,20 +48,32 @@ class AmbiguousRequest(requests.ConnectionError):
 class RetryPolicy:
     """How long to keep trying one request.
 
-    The defaults follow Google's advice (truncated exponential backoff, at most 32 s between tries)
-    and its 180 s request limit; tests pass a policy with tiny waits.
+    Truncated exponential backoff as Google advises (at most 32 s between tries). The defaults wait
+    1+2+4+8+16+32+32+32+32 = 159 s over 10 tries, more than twice the one-minute window in which an
+    exhausted per-user quota refills: a policy whose waits add up to about 60 s only just survives
+    one spent minute. Tests pass a policy with tiny waits.
     """
 
-    attempts: int = 7
+    attempts: int = 10
     deadline: float = 300.0
     base: float = 1.0
     cap: float = 32.0
     connect_timeout: float = 10.0
-    read_timeout: float = 180.0
+    read_timeout: float = 180.0  # Google's own limit for one request
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Wait before try ``attempt + 1``: ``min(cap, base * 2**(attempt-1))`` plus up to ``base`` of jitter."""
         return min(self.cap, self.base * 2 ** (attempt - 1)) + rng.uniform(0, self.base)
+
+    def least_total_wait(self) -> float:
+        """The shortest time the policy keeps trying before giving up (no jitter, no Retry-After)."""
+        waits = [min(self.cap, self.base * 2 ** (n - 1)) for n in range(1, self.attempts)]
+        total = 0.0
+        for w in waits:
+            if total + w > self.deadline:
+                break
+            total += w
+        return total
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -166,8 +183,15 @@ class SheetsSession(AuthorizedSession):
         self.sleep, self.clock = sleep, clock
         self._rng = random.Random(seed)
         self._blind_retry = True
-        #: What this session did: ``requests`` sent (tries included), ``retries``, ``waited`` seconds.
-        self.stats: dict[str, float] = {"requests": 0, "retries": 0, "waited": 0.0}
+        #: What this session did: ``requests`` sent (tries included), ``retries``, ``waited`` seconds,
+        #: ``bytes_sent`` (request bodies) and ``bytes_received`` (answer bodies).
+        self.stats: dict[str, float] = {
+            "requests": 0,
+            "retries": 0,
+            "waited": 0.0,
+            "bytes_sent": 0,
+            "bytes_received": 0,
+        }
 
     def redirect(self, url: str) -> str:
         if self.endpoint and url.startswith(GOOGLE_SHEETS_API):
@@ -185,42 +209,81 @@ class SheetsSession(AuthorizedSession):
 
     def _pause(self, seconds: float) -> None:
         self.stats["waited"] += seconds
+        self.stats["retries"] += 1
         self.sleep(seconds)
 
-    def request(
+    # -- the retry policy, as tenacity callbacks ---------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        """``Retry-After`` when the answer has one, else exponential backoff with jitter."""
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            after = parse_retry_after(outcome.result().headers.get("Retry-After"))
+            if after is not None:
+                return after
+        return self.policy.backoff(state.attempt_number, self._rng)
+
+    def _stop(self, started: float) -> Callable[[RetryCallState], bool]:
+        def stop(state: RetryCallState) -> bool:
+            # tenacity works out the wait before asking whether to stop: a wait that would end past
+            # the deadline (a Retry-After of an hour) is not started at all.
+            late = self.clock() - started + (state.upcoming_sleep or 0.0) > self.policy.deadline
+            return state.attempt_number >= self.policy.attempts or late
+
+        return stop
+
+    @staticmethod
+    def _before_sleep(state: RetryCallState) -> None:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            outcome.result().close()  # free the connection of an answer we will not read
+
+    def request(  # type: ignore[override]
         self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
-    ) -> requests.Response:  # type: ignore[override]
+    ) -> requests.Response:
         url = self.redirect(url)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = (self.policy.connect_timeout, self.policy.read_timeout)
         limiter = self.read_limiter if method.upper() == "GET" else self.write_limiter
-        policy, start, attempt = self.policy, self.clock(), 0
-        while True:
-            attempt += 1
+        send = super().request
+
+        def attempt() -> requests.Response:
             if limiter is not None:
                 self.stats["waited"] += limiter.acquire()
             self.stats["requests"] += 1
             try:
-                response = super().request(method, url, data=data, headers=headers, **kwargs)
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
+                response = send(method, url, data=data, headers=headers, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
                 if _sent(exc) and not self._blind_retry:
                     raise AmbiguousRequest(
                         f"connection lost after sending {method} {url}: {exc}"
                     ) from exc
-                wait = policy.backoff(attempt, self._rng)
-                if attempt >= policy.attempts or self.clock() - start + wait > policy.deadline:
-                    raise
-            else:
-                if response.status_code not in RETRY_STATUS:
-                    return response
-                after = parse_retry_after(response.headers.get("Retry-After"))
-                wait = after if after is not None else policy.backoff(attempt, self._rng)
-                if attempt >= policy.attempts or self.clock() - start + wait > policy.deadline:
-                    return response  # the caller turns the last answer into a clear error
-                response.close()
-            self.stats["retries"] += 1
-            self._pause(wait)
+                raise
+            body = response.request.body if response.request is not None else None
+            self.stats["bytes_sent"] += len(body) if isinstance(body, (bytes, str)) else 0
+            self.stats["bytes_received"] += len(response.content)
+            return response
+
+        retrying = Retrying(
+            retry=retry_if_exception(_repeatable) | retry_if_result(_retry_status),
+            wait=self._wait,
+            stop=self._stop(self.clock()),
+            sleep=self._pause,
+            before_sleep=self._before_sleep,
+            # Out of tries: the last answer goes to the caller (gspread turns it into an APIError,
+            # the sheet into a clear message); the last exception is raised as it is.
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        return retrying(attempt)
+
+
+def _repeatable(exc: BaseException) -> bool:
+    """Transport failures that may be tried again (not a dropped non-repeatable write)."""
+    if isinstance(exc, AmbiguousRequest):
+        return False
+    return isinstance(
+        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    )
+
+
+def _retry_status(response: requests.Response) -> bool:
+    return response.status_code in RETRY_STATUS

@@ -1,7 +1,7 @@
 """The Google Sheets backend: one worksheet of a spreadsheet, through gspread.
 
 This is the only module that imports gspread. It uses gspread's low-level ``HTTPClient`` (one method
-per API call, no hidden metadata fetches) over :class:`~sheets_bridge.sheets.retry.SheetsSession`,
+per API call, no hidden metadata fetches) over :class:`~sheets_bridge.sheets.google.client.SheetsSession`,
 which redirects, paces and retries.
 
 A push (``write``) costs, whatever the number of rows:
@@ -46,18 +46,17 @@ from sheets_bridge.core.cells import (
 )
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import AuthError, ConfigError, SheetError
-from sheets_bridge.sheets.credentials import (
+from sheets_bridge.sheets.google.auth import (
     ENV_ENDPOINT,
     NO_CREDENTIALS,
     SCOPES,
-    credentials_file,
     is_loopback,
-    principal,
+    load_credentials,
     resolve_endpoint,
     spreadsheet_key,
 )
-from sheets_bridge.sheets.formatting import growth_requests, setup_requests, sort_request
-from sheets_bridge.sheets.gridplan import (
+from sheets_bridge.sheets.google.formatting import growth_requests, setup_requests, sort_request
+from sheets_bridge.sheets.google.plan import (
     KEY,
     MAX_PAYLOAD,
     Grid,
@@ -77,7 +76,7 @@ from sheets_bridge.sheets.gridplan import (
     repair,
     value_ranges,
 )
-from sheets_bridge.sheets.retry import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
+from sheets_bridge.sheets.google.client import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55
@@ -95,59 +94,6 @@ __all__ = [
     "resolve_endpoint",
     "spreadsheet_key",
 ]
-
-
-def load_credentials(
-    config: Config, workspace_root: Path, endpoint: str | None
-) -> tuple[Credentials, str]:
-    """Credentials and who they are (for messages and the shared quota).
-
-    Order: the ``credentials`` key file; gspread's OAuth user flow when ``oauth = true``; nothing for a
-    loopback ``api_endpoint``; else ``GOOGLE_APPLICATION_CREDENTIALS`` and application default
-    credentials. Every failure is one :class:`AuthError` saying what to do.
-    """
-    if config.credentials:
-        path = Path(config.credentials).expanduser()
-        path = path if path.is_absolute() else Path(workspace_root) / path
-        if not path.is_file():
-            raise AuthError(
-                f"the credentials file {path} does not exist (setting `credentials`). {NO_CREDENTIALS}"
-            )
-        creds = credentials_file(path)
-        return creds, principal(creds)
-    if config.oauth:
-        return _oauth_credentials()
-    if is_loopback(endpoint):
-        return AnonymousCredentials(), "anonymous"
-    try:
-        creds, _ = google.auth.default(scopes=list(SCOPES))
-    except google.auth.exceptions.DefaultCredentialsError as exc:
-        raise AuthError(f"{NO_CREDENTIALS}\n({exc})") from None
-    return creds, principal(creds)
-
-
-def _oauth_credentials() -> tuple[Credentials, str]:
-    from gspread import auth
-
-    user_file = auth.DEFAULT_AUTHORIZED_USER_FILENAME
-    client_file = auth.DEFAULT_CREDENTIALS_FILENAME
-    if not user_file.exists() and not client_file.exists():
-        raise AuthError(
-            f"oauth = true needs an OAuth client: in Google Cloud console create an OAuth client ID of type "
-            f"Desktop app, download it as {client_file}, then run the command again to sign in"
-        )
-    try:
-        client = gspread.oauth(
-            scopes=list(SCOPES),
-            credentials_filename=client_file,
-            authorized_user_filename=user_file,
-        )
-    except (ValueError, KeyError, OSError, google.auth.exceptions.GoogleAuthError) as exc:
-        raise AuthError(
-            f"the OAuth sign-in failed ({exc}); delete {user_file} and try again"
-        ) from None
-    creds = client.http_client.auth
-    return creds, principal(creds)
 
 
 class GoogleSheet:

@@ -1,7 +1,7 @@
 """The worksheet's look: the first push's set-up, formats for what later writes add, the sort.
 
 Pure request builders for ``spreadsheets:batchUpdate``. The set-up ends with a developer-metadata
-marker (:data:`~sheets_bridge.sheets.gridplan.SETUP_KEY`): later writes see it and leave people's
+marker (:data:`~sheets_bridge.sheets.google.plan.SETUP_KEY`): later writes see it and leave people's
 formatting alone, formatting only the rows and columns they add.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sheets_bridge.sheets.gridplan import SETUP_KEY, _runs, col_letter
+from sheets_bridge.sheets.google.plan import SETUP_KEY, _runs, col_letter
 
 WIDTHS = {"id": 150, "image": 90, "url": 200, "issues": 260, "note": 220, "nearest_label_book": 160}
 ROW_HEIGHT = 64  # pixels: enough for a legible =IMAGE() thumbnail

@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from gspread.utils import absolute_range_name, rowcol_to_a1
+
 from sheets_bridge.core.cells import Cell, Formula, SheetWrite
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.schema import duplicate_ids
@@ -30,24 +32,19 @@ RawCell = str | int | float | bool | None
 
 def col_letter(index: int) -> str:
     """0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``."""
-    out, n = "", index + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
+    return rowcol_to_a1(1, index + 1)[:-1]
 
 
 def quote_title(title: str) -> str:
-    return "'" + title.replace("'", "''") + "'"
+    """The worksheet's name as a range (``'it''s'``)."""
+    return absolute_range_name(title)
 
 
 def a1(title: str, row0: int, col0: int, row1: int | None = None, col1: int | None = None) -> str:
     """A1 range of 0-based inclusive cell coordinates on worksheet ``title``."""
-    start = f"{col_letter(col0)}{row0 + 1}"
-    row1 = row0 if row1 is None else row1
-    col1 = col0 if col1 is None else col1
-    end = f"{col_letter(col1)}{row1 + 1}"
-    return f"{quote_title(title)}!{start}" + ("" if end == start else f":{end}")
+    start = rowcol_to_a1(row0 + 1, col0 + 1)
+    end = rowcol_to_a1((row0 if row1 is None else row1) + 1, (col0 if col1 is None else col1) + 1)
+    return absolute_range_name(title, start if end == start else f"{start}:{end}")
 
 
 @dataclass
