@@ -243,8 +243,8 @@ def setup(
 
     ``use_clasp``: None installs with clasp when it is on the PATH; False never; True requires it.
     """
-    from sheets_bridge.sheets.google.auth import spreadsheet_key
     from sheets_bridge.sheets.google import GoogleSheet
+    from sheets_bridge.sheets.google.auth import spreadsheet_key
 
     say = on_step or (lambda _line: None)
     if use_clasp is True and shutil.which("clasp") is None:

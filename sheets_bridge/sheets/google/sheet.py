@@ -55,6 +55,12 @@ from sheets_bridge.sheets.google.auth import (
     resolve_endpoint,
     spreadsheet_key,
 )
+from sheets_bridge.sheets.google.client import (
+    AmbiguousRequest,
+    RetryPolicy,
+    SheetsSession,
+    shared_limiter,
+)
 from sheets_bridge.sheets.google.formatting import growth_requests, setup_requests, sort_request
 from sheets_bridge.sheets.google.plan import (
     KEY,
@@ -76,7 +82,6 @@ from sheets_bridge.sheets.google.plan import (
     repair,
     value_ranges,
 )
-from sheets_bridge.sheets.google.client import AmbiguousRequest, RetryPolicy, SheetsSession, shared_limiter
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55
