@@ -64,7 +64,7 @@ def test_429_is_retried_after_the_time_the_server_asks_for(api, make_sheet):
     clock = FakeClock()
     sheet.session.sleep = clock.sleep
     api.faults = Faults(retry_after="3")
-    api.fail_next("429", 2, on="values.get")
+    api.fail_next("429", 2, on="spreadsheets.get")
     mark = len(api.log)
     assert len(sheet.read().rows) == 3
     assert [r.status for r in api.log[mark:]] == [429, 429, 200]
@@ -75,7 +75,7 @@ def test_429_is_retried_after_the_time_the_server_asks_for(api, make_sheet):
 def test_server_errors_and_dropped_connections_are_retried(api, make_sheet, fault):
     sheet = make_sheet()
     push(sheet, model_rows(3))
-    api.fail_next(fault, 2, on="values.get")
+    api.fail_next(fault, 2, on="spreadsheets.get")
     mark = len(api.log)
     assert len(sheet.read().rows) == 3
     assert len(api.log[mark:]) == 3 and api.log[-1].status == 200
@@ -85,7 +85,7 @@ def test_server_errors_and_dropped_connections_are_retried(api, make_sheet, faul
 def test_client_errors_are_never_retried(api, make_sheet, status):
     sheet = make_sheet()
     push(sheet, model_rows(3))
-    api.fail_next(status, on="values.get")
+    api.fail_next(status, on="spreadsheets.get")
     mark = len(api.log)
     with pytest.raises(SheetError):
         sheet.read()
@@ -106,7 +106,7 @@ def test_a_retry_after_beyond_the_deadline_is_not_waited_for(api, make_sheet):
     clock = FakeClock()
     sheet.session.sleep, sheet.session.clock = clock.sleep, clock
     api.faults = Faults(retry_after="3600")
-    api.fail_next("429", on="values.get")
+    api.fail_next("429", on="spreadsheets.get")
     with pytest.raises(SheetError, match="quota is used up"):
         sheet.read()
     assert clock.slept == []

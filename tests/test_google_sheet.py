@@ -97,7 +97,7 @@ def test_a_push_costs_a_fixed_number_of_requests_under_2_mb_each(
     assert expected["values.batchUpdate"] == max(1, math.ceil(values_bytes / 1_900_000))
     mark = len(api.log)
     table = sheet.read()
-    assert api.kinds(mark) == {"values.get": 1} and len(table.rows) == n
+    assert api.kinds(mark) == {"spreadsheets.get": 1} and len(table.rows) == n
     assert [r["rank"] for r in table.rows[:3]] == ["1", "2", "3"]
 
 

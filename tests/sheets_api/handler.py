@@ -56,6 +56,7 @@ class Record:
     bytes_in: int
     principal: str
     body: Any = None  # the parsed JSON body of writes (tests look at what was sent)
+    bytes_out: int = 0  # the answer's body
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -81,8 +82,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        record: Record | None = None,
+    ) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if record is not None:
+            record.bytes_out = len(data)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
@@ -166,4 +175,4 @@ class Handler(BaseHTTPRequestHandler):
             record.status = "drop_after"
             return self._drop()
         record.status = 200
-        self._send(200, result)
+        self._send(200, result, record=record)

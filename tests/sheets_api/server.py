@@ -152,6 +152,11 @@ class SheetsApiServer:
             out[r.kind] += 1
         return dict(out)
 
+    def traffic(self, since: int = 0) -> tuple[int, int, int]:
+        """``(requests, bytes sent to the server, bytes answered)`` since log entry ``since``."""
+        log = self.log[since:]
+        return len(log), sum(r.bytes_in for r in log), sum(r.bytes_out for r in log)
+
     # dispatch -----------------------------------------------------------------------------------
     def route(self, method: str, path: str) -> tuple[str, str, str | None]:
         """(kind, spreadsheet id, range) for an API path."""

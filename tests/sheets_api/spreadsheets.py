@@ -35,8 +35,12 @@ def _sheet_json(sheet: Sheet) -> dict:
     return out
 
 
-def _grid_data(sheet: Sheet, box: Box, wanted: set[str] | None) -> dict:
-    """GridData of a range; ``wanted`` is the CellData fields to fill (None: all of them)."""
+def _grid_data(sheet: Sheet, box: Box, wanted: dict | None) -> dict:
+    """GridData of a range; ``wanted`` is the CellData field mask (None: all fields).
+
+    A nested mask such as ``userEnteredValue.formulaValue`` keeps only that part; a cell whose
+    masked value is empty carries no such field (the API omits empty messages).
+    """
     r0, c0, r1, c1 = bounded(sheet, box)
     # Cells that hold a value or a rule count: the API sends rows up to the last such cell.
     last: dict[int, int] = defaultdict(lambda: -1)
@@ -51,6 +55,7 @@ def _grid_data(sheet: Sheet, box: Box, wanted: set[str] | None) -> dict:
         for r in range(max(r0, rng.get("startRowIndex", 0)), top):
             last[r] = max(last[r], min(c1, rng.get("endColumnIndex", sheet.cols) - 1))
     want_value = wanted is None or "userEnteredValue" in wanted
+    value_mask = None if wanted is None else wanted.get("userEnteredValue")
     want_text = wanted is None or "formattedValue" in wanted
     want_rule = wanted is None or "dataValidation" in wanted
     want_format = wanted is None or "userEnteredFormat" in wanted
@@ -63,7 +68,9 @@ def _grid_data(sheet: Sheet, box: Box, wanted: set[str] | None) -> dict:
             cell: dict = {}
             if v is not None:
                 if want_value:
-                    cell["userEnteredValue"] = user_entered_value(v)
+                    value = apply_mask(user_entered_value(v), value_mask)
+                    if value:
+                        cell["userEnteredValue"] = value
                 shown = formatted(v) if want_text else None
                 if shown is not None:
                     cell["formattedValue"] = shown
@@ -86,14 +93,14 @@ def _grid_data(sheet: Sheet, box: Box, wanted: set[str] | None) -> dict:
 def get(ss: Spreadsheet, rng: None, query: dict, body: Any) -> dict:
     mask = parse_mask(query["fields"][0]) if query.get("fields") else None
     want = (query.get("includeGridData") or ["false"])[0].lower() == "true"
-    cell_fields: set[str] | None = None
+    cell_fields: dict | None = None
     if mask is not None:
         # With a field mask, grid data comes back when the mask asks for it.
         node: Any = mask
         for key in ("sheets", "data", "rowData", "values"):
             node = node.get(key, {}) if isinstance(node, dict) else None
         want = node is None or bool(node)
-        cell_fields = None if node is None else set(node)
+        cell_fields = None if node is None else dict(node)
     picked: dict[int, list[Box]] = {}
     for text in query.get("ranges", []):
         sheet, box = ss.parse(text)

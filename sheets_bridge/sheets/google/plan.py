@@ -52,7 +52,8 @@ class Grid:
     """One read of a worksheet: texts as people see them, and what the metadata said.
 
     ``cells[0]`` is the header row; ``cells[i]`` is sheet row ``i + 1`` (1-based). Rows are trimmed
-    of trailing blanks, as the API sends them.
+    of trailing blanks, as the API sends them. ``formulas`` holds the cells entered as formulas
+    (the tool's ``=IMAGE()`` among them), so that a write can leave alone the ones that are current.
     """
 
     title: str
@@ -61,6 +62,7 @@ class Grid:
     row_count: int = 0
     col_count: int = 0
     set_up: bool = False
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def header(self) -> list[str]:
@@ -93,14 +95,22 @@ class Grid:
     def with_cells(self, changes: Mapping[tuple[int, int], RawCell]) -> Grid:
         """A copy with some cells replaced (what the sheet holds after writing them)."""
         cells = [list(r) for r in self.cells]
+        formulas = dict(self.formulas)
         for (r, c), value in changes.items():
             while len(cells) <= r:
                 cells.append([])
             row = cells[r]
             row.extend([""] * (c + 1 - len(row)))
             row[c] = _as_text(value)
+            formulas.pop((r, c), None)
         return Grid(
-            self.title, _trim(cells), self.sheet_id, self.row_count, self.col_count, self.set_up
+            self.title,
+            _trim(cells),
+            self.sheet_id,
+            self.row_count,
+            self.col_count,
+            self.set_up,
+            formulas,
         )
 
 
@@ -128,10 +138,15 @@ def grid_from_spreadsheet(payload: Mapping, title: str) -> Grid | None:
             continue
         data = (sheet.get("data") or [{}])[0]
         first = int(data.get("startRow", 0))
-        rows = [[""] for _ in range(first)] + [
-            [c.get("formattedValue", "") for c in rd.get("values", [])]
-            for rd in data.get("rowData", [])
-        ]
+        rows: list[list[str]] = [[""] for _ in range(first)]
+        formulas: dict[tuple[int, int], str] = {}
+        for r, rd in enumerate(data.get("rowData", []), start=first):
+            values = rd.get("values", [])
+            rows.append([c.get("formattedValue", "") for c in values])
+            for c, cell in enumerate(values):
+                f = cell.get("userEnteredValue", {}).get("formulaValue")
+                if f is not None:
+                    formulas[(r, c)] = f
         grid = props.get("gridProperties", {})
         marks = sheet.get("developerMetadata", [])
         return Grid(
@@ -141,6 +156,7 @@ def grid_from_spreadsheet(payload: Mapping, title: str) -> Grid | None:
             row_count=int(grid.get("rowCount", 0)),
             col_count=int(grid.get("columnCount", 0)),
             set_up=any(m.get("metadataKey") == SETUP_KEY for m in marks),
+            formulas=formulas,
         )
     return None
 
@@ -271,10 +287,15 @@ def plan_write(grid: Grid, change: SheetWrite) -> Plan:
         nxt += 1
 
     def put(row: int, col: str, value: Cell) -> None:
+        # Only cells that would change are written: a repeat push of unchanged rows sends nothing.
+        at = (row, index[col])
         if isinstance(value, Formula):
-            plan.formulas[(row, index[col])] = str(value)
-        else:
-            plan.cells[(row, index[col])] = raw_value(value)
+            if grid.formulas.get(at) != str(value):
+                plan.formulas[at] = str(value)
+            return
+        raw = raw_value(value)
+        if at in grid.formulas or not shows_as(grid.cell(*at), raw):
+            plan.cells[at] = raw
 
     position = {rid: i + 1 for i, rid in enumerate(grid.ids()) if rid}
     updates: dict[str, dict[str, Cell]] = {}
@@ -299,7 +320,7 @@ def plan_write(grid: Grid, change: SheetWrite) -> Plan:
     for rid, cells in appends.items():
         plan.ids[row] = rid
         plan.new_rows.append(row)
-        plan.cells[(row, index[KEY])] = rid
+        plan.cells[(row, index[KEY])] = rid  # always written: the race check reads ids back
         for col, value in cells.items():
             if value is None or (col in human and value == ""):
                 continue  # a new row is empty: nothing to clear
@@ -308,6 +329,20 @@ def plan_write(grid: Grid, change: SheetWrite) -> Plan:
     plan.rows_needed = max(row, len(grid.cells), 1)
     plan.cols_needed = max(len(plan.header), grid.width)
     return plan
+
+
+def shows_as(text: str, value: RawCell) -> bool:
+    """Whether a cell showing ``text`` already holds ``value`` (as a RAW write would store it)."""
+    if value is None:
+        return True  # null leaves a cell as it is
+    if isinstance(value, bool):
+        return text == ("TRUE" if value else "FALSE")
+    if isinstance(value, (int, float)):
+        try:
+            return float(text) == float(value)
+        except ValueError:
+            return False
+    return text == value
 
 
 def _runs(values: Iterable[int]) -> list[tuple[int, int]]:

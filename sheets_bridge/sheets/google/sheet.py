@@ -1,24 +1,29 @@
 """The Google Sheets backend: one worksheet of a spreadsheet, through gspread.
 
-This is the only module that imports gspread. It uses gspread's low-level ``HTTPClient`` (one method
-per API call, no hidden metadata fetches) over :class:`~sheets_bridge.sheets.google.client.SheetsSession`,
-which redirects, paces and retries.
+It uses gspread's low-level ``HTTPClient`` (one method per API call, no hidden metadata fetches)
+over :class:`~sheets_bridge.sheets.google.client.SheetsSession`, which redirects, paces and retries.
 
-A push (``write``) costs, whatever the number of rows:
+A read is one ``spreadsheets.get`` with a field mask: the values as people see them, the formulas,
+and the metadata a write needs (sheet id, grid size, whether it was set up). The sheet keeps that
+grid for the next write, so a push (read, merge by id, write) reads once. A write then sends only
+the cells whose value differs from what was read:
 
-1. one read: ``spreadsheets.get`` with a field mask returning the worksheet's values and the
-   metadata the write needs (sheet id, grid size, whether it was set up);
+1. no read when the last read is still unused (else one, as above);
 2. one ``spreadsheets:batchUpdate`` to grow the grid, only when rows or columns must be added
    (the API refuses value writes outside the grid);
-3. ``values:batchUpdate`` calls of at most ~2 MB each, ``valueInputOption=RAW``: every value is
-   stored as given, so ``=1+1``, ``+33``, ``@x`` or ``1/2`` from a file name or a person stay text;
-4. one ``values:batchGet`` of the header row and the id column, to check that nobody sorted rows or
-   moved columns under the write (if they did: re-read, put back what was hit, write again, at most
-   three times);
-5. one ``spreadsheets:batchUpdate`` with the tool's ``=IMAGE()`` cells as explicit ``formulaValue``
-   (no other value is ever parsed), the first push's set-up, and the sort.
+3. ``values:batchUpdate`` calls of at most ~2 MB each, ``valueInputOption=RAW``, of the changed
+   cells only: every value is stored as given, so ``=1+1``, ``+33``, ``@x`` or ``1/2`` from a file
+   name or a person stay text;
+4. when anything was written, one ``values:batchGet`` of the header row and the id column, to check
+   that nobody sorted rows or moved columns since the read (if they did: re-read, put back what
+   was hit, write again, at most three times);
+5. one ``spreadsheets:batchUpdate`` with the changed ``=IMAGE()`` cells as explicit
+   ``formulaValue`` (no other value is ever parsed), the first push's set-up, header notes, and
+   the sort.
 
-A pull (``read``) is one ``values.get``.
+A repeat push of unchanged rows is therefore two requests: the read and the sort. A first push
+into a spreadsheet without the worksheet is one failed read, ``addSheet`` (whose answer gives the
+new sheet's id and size), the values, the check and the formatting batch.
 """
 
 from __future__ import annotations
@@ -71,7 +76,6 @@ from sheets_bridge.sheets.google.plan import (
     col_letter,
     formula_requests,
     grid_from_spreadsheet,
-    grid_from_values,
     json_size,
     keep_typed_cells,
     layout_matches,
@@ -80,6 +84,7 @@ from sheets_bridge.sheets.google.plan import (
     quote_title,
     raw_value,
     repair,
+    shows_as,
     value_ranges,
 )
 
@@ -89,8 +94,10 @@ MAX_REPAIRS = 3
 #: One read gives what a write needs: values as shown, grid size, sheet id, the set-up marker.
 _FIELDS = (
     "sheets.properties(sheetId,title,gridProperties),sheets.developerMetadata.metadataKey,"
-    "sheets.data.rowData.values.formattedValue"
+    "sheets.data.rowData.values(formattedValue,userEnteredValue.formulaValue)"
 )
+#: What the last read found when the worksheet did not exist.
+_MISSING = Grid("", [])
 __all__ = [
     "ENV_ENDPOINT",
     "SCOPES",
@@ -133,6 +140,8 @@ class GoogleSheet:
                 kind: shared_limiter(where, principal, kind, requests_per_minute, rate_window)
                 for kind in ("read", "write")
             }
+        #: The grid of the last read, until a write uses it (None: the next write reads first).
+        self._last: Grid | None = None
         self.session = SheetsSession(
             credentials or AnonymousCredentials(),
             endpoint=endpoint,
@@ -166,19 +175,14 @@ class GoogleSheet:
 
     # -- the Sheet protocol ----------------------------------------------------------------------
     def read(self) -> SheetTable:
-        """The worksheet as people see it (one ``values.get``); empty when it does not exist yet."""
+        """The worksheet as people see it (one request); empty when it does not exist yet.
+
+        The grid is kept for the next :meth:`write`, which then needs no read of its own.
+        """
         with self._errors():
-            try:
-                data = self._http.values_get(
-                    self.key,
-                    quote_title(self.title),
-                    params={"valueRenderOption": "FORMATTED_VALUE"},
-                )
-            except APIError as exc:
-                if _missing_range(exc):
-                    return SheetTable((), ())
-                raise
-        return table(grid_from_values(self.title, data.get("values", [])))
+            grid = self._read_grid()
+        self._last = _MISSING if grid is None else grid
+        return SheetTable((), ()) if grid is None else table(grid)
 
     def write(self, change: SheetWrite) -> list[dict[str, str]]:
         """Apply a push or pull (see the module docstring for the requests it makes).
@@ -187,12 +191,13 @@ class GoogleSheet:
         since the caller's read keeps the person's value. Returns those cells.
         """
         with self._errors():
-            grid = self._read_grid()
+            # The grid of the last read, used once: rows people moved since then are caught by
+            # the layout check after writing, which re-reads and repairs.
+            grid, self._last = self._last, None
             if grid is None:
-                self._add_worksheet(change)
                 grid = self._read_grid()
-                if grid is None:
-                    raise SheetError(f"the worksheet {self.title!r} could not be created")
+            if grid is None or grid is _MISSING:
+                grid = self._add_worksheet(change)
             first = grid
             change, kept = keep_typed_cells(grid, change)
             grid, plan = self._apply(
@@ -275,7 +280,8 @@ class GoogleSheet:
             raise
         return grid_from_spreadsheet(payload, self.title)
 
-    def _add_worksheet(self, change: SheetWrite) -> None:
+    def _add_worksheet(self, change: SheetWrite) -> Grid:
+        """Create the worksheet; its grid is empty, and ``addSheet``'s answer gives id and size."""
         rows = 1 + len(change.updates) + len(change.appends)
         props = {
             "title": self.title,
@@ -285,10 +291,27 @@ class GoogleSheet:
             },
         }
         try:
-            self._http.batch_update(self.key, {"requests": [{"addSheet": {"properties": props}}]})
+            answer = self._http.batch_update(
+                self.key, {"requests": [{"addSheet": {"properties": props}}]}
+            )
         except APIError as exc:
             if "already exists" not in str(exc.error.get("message", "")):
-                raise  # else someone (or an earlier try of ours) created it meanwhile
+                raise
+            answer = None  # someone (or an earlier try of ours) created it meanwhile: look
+        made = ((answer or {}).get("replies") or [{}])[0].get("addSheet", {}).get("properties")
+        if made:
+            size = made.get("gridProperties", {})
+            return Grid(
+                self.title,
+                [],
+                sheet_id=int(made.get("sheetId", 0)),
+                row_count=int(size.get("rowCount", 0)),
+                col_count=int(size.get("columnCount", 0)),
+            )
+        grid = self._read_grid()
+        if grid is None:
+            raise SheetError(f"the worksheet {self.title!r} could not be created")
+        return grid
 
     def _grow(self, grid: Grid, plan: Plan) -> None:
         if grid.sheet_id is None or (
@@ -503,21 +526,10 @@ def plan_edit(grid: Grid, edits: list[tuple[str, str, Cell]]) -> Plan:
             raise SheetError(f"the sheet has no row with id {rid!r}")
         r, c = position[rid], index[column]
         raw = raw_value(str(value) if isinstance(value, Formula) else value)
-        if _shows_as(grid.cell(r, c), raw):
+        if (r, c) not in grid.formulas and shows_as(grid.cell(r, c), raw):
             plan.cells.pop((r, c), None)
             continue
         plan.cells[(r, c)] = raw
         plan.ids[r] = rid
     plan.rows_needed, plan.cols_needed = len(grid.cells), grid.width
     return plan
-
-
-def _shows_as(text: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return text == ("TRUE" if value else "FALSE")
-    if isinstance(value, (int, float)):
-        try:
-            return float(text) == float(value)
-        except ValueError:
-            return False
-    return text == str(value)
