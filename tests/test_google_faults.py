@@ -189,3 +189,18 @@ def test_fifty_push_pull_cycles_with_one_request_in_five_failing_lose_no_human_c
     failures = [r for r in api.log if r.status != 200]
     assert len(failures) > 50  # the faults really happened
     assert {str(r.status) for r in failures} >= {"429", "500", "503", "drop", "drop_after"}
+
+
+def test_the_default_policy_outlasts_a_spent_minute_of_quota_with_margin(api, make_sheet):
+    policy = RetryPolicy()
+    assert policy.least_total_wait() >= 2 * 60  # a policy of about 60 s only just survives
+    sheet = make_sheet(policy=policy)
+    push(sheet, model_rows(3))
+    clock = FakeClock()
+    sheet.session.sleep, sheet.session.clock = clock.sleep, clock
+    api.faults = Faults(retry_after=None)
+    api.fail_next("429", policy.attempts - 1, on="spreadsheets.get")  # the quota stays spent...
+    mark = len(api.log)
+    assert len(sheet.read().rows) == 3  # ...until the last try
+    assert len(api.log[mark:]) == policy.attempts
+    assert sum(clock.slept) >= 120 and clock.slept[-1] <= policy.cap + policy.base
