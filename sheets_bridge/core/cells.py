@@ -48,6 +48,8 @@ class SheetWrite:
     human-owned columns. ``appends`` are new rows (each with an ``id``). After writing, the backend
     sorts the data rows by ``sort_by`` ascending (blank last) when it is set. ``human_columns`` and
     ``choices`` let a backend add dropdowns (the allowed label values) and protect other columns.
+    ``notes`` maps a column to a note for its header cell ("" removes it), for backends that
+    show notes (Google); others may ignore them.
     """
 
     header: tuple[str, ...]
@@ -59,6 +61,7 @@ class SheetWrite:
     #: For cells people may also type (``subset``): the text the writer read. A backend that can
     #: check leaves a cell that holds something else now (a person typed it during the push).
     expected: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clash = sorted(

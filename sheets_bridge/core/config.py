@@ -61,6 +61,11 @@ class Config:
     api_endpoint: str = _setting(
         "", "another Sheets API v4 server instead of sheets.googleapis.com"
     )
+    sheet_rows: int = _setting(
+        20000,
+        "Google: a push writes the first N rows by rank plus rows already in the sheet "
+        "(20,000 rows of ~20 columns stay well inside Google's 10 million cells); 0 = all rows",
+    )
     image_url_template: str = _setting(
         "", "image URL for the sheet, e.g. https://host/{id}.png; empty: public_url/images/{id}"
     )
@@ -103,6 +108,8 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> Config:
+        if self.sheet_rows < 0:
+            raise ConfigError(f"sheet_rows must be 0 (all rows) or more, not {self.sheet_rows}")
         if self.folds < 2:
             raise ConfigError(f"folds must be at least 2, not {self.folds}")
         if not 0.0 <= self.max_remove_share <= 1.0:

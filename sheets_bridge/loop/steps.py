@@ -22,6 +22,7 @@ from sheets_bridge.core.errors import ConfigError, DatasetError, WorkspaceError
 from sheets_bridge.core.pull_plan import PullPlan, plan_pull
 from sheets_bridge.core.rows import label_choices, model_cells, plan_push
 from sheets_bridge.loop.presets import check_preset
+from sheets_bridge.loop.window import review_window, window_note
 from sheets_bridge.sheets import Sheet, check_config
 from sheets_bridge.store.dataset import register
 from sheets_bridge.store.faults import faultpoint
@@ -226,6 +227,7 @@ class PushReport(_Report):
     sheet_url: str = ""
     #: Cells a person changed while the push ran: they keep the person's value.
     kept: list[dict[str, str]] = field(default_factory=list)
+    outside: int = 0  # rows left out of a remote sheet's review window
 
     def describe(self) -> str:
         src = (
@@ -242,9 +244,14 @@ class PushReport(_Report):
             if local
             else self.sheet_url
         )
+        window = (
+            f"; {self.outside} rows outside the review window (setting sheet_rows)"
+            if self.outside
+            else ""
+        )
         return (
-            f"pushed {self.rows} rows of {self.version} ({src}): {self.appended} new, "
-            f"{self.updated} refreshed{gone}; human cells untouched. Sheet: {where}"
+            f"pushed {self.rows - self.outside} rows of {self.version} ({src}): {self.appended} new, "
+            f"{self.updated} refreshed{gone}{window}; human cells untouched. Sheet: {where}"
         )
 
 
@@ -287,7 +294,11 @@ def push(
     report("push: reading the sheet", 0.3)
     table = sheet.read()
     faultpoint("push.read")
-    plan = plan_push(table, rows, ws.schema, version.name, label_choices(ws.classes))
+    limit = ws.config.sheet_rows if ws.remote_sheet else 0
+    pushed, outside = review_window(rows, table, limit)
+    plan = plan_push(table, pushed, ws.schema, version.name, label_choices(ws.classes))
+    if limit:
+        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
     # Cells people may type that the push also writes (``subset``) are written only while they
     # still hold what was read: a move typed during the push is kept.
     editable = set(ws.schema.editable)
@@ -313,6 +324,7 @@ def push(
         plan.gone,
         sheet.url,
         kept if isinstance(kept, list) else [],
+        outside,
     )
 
 

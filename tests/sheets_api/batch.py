@@ -309,6 +309,13 @@ def update_cells(ss: Spreadsheet, args: dict) -> dict:
         for i, row in enumerate(rows):
             for j, cell in enumerate(row.get("values", [])):
                 sheet.set(r0 + i, c0 + j, _cell_value(cell))
+    if fields & {"note", "*"}:  # an empty or absent note removes it
+        for i, row in enumerate(rows):
+            for j, cell in enumerate(row.get("values", [])):
+                if cell.get("note"):
+                    sheet.notes[(r0 + i, c0 + j)] = str(cell["note"])
+                else:
+                    sheet.notes.pop((r0 + i, c0 + j), None)
     return {}
 
 

@@ -28,6 +28,7 @@ class Sheet:
     widths: dict[int, int] = field(default_factory=dict)
     heights: dict[int, int] = field(default_factory=dict)
     formats: list[tuple[dict, dict]] = field(default_factory=list)  # (range, userEnteredFormat)
+    notes: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> cell note
 
     def get(self, r: int, c: int) -> Any:
         if r < len(self.grid) and c < len(self.grid[r]):

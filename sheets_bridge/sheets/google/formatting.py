@@ -188,3 +188,18 @@ def sort_request(sheet_id: int, column: int, data_rows: int, width: int) -> dict
             "sortSpecs": [{"dimensionIndex": column, "sortOrder": "ASCENDING"}],
         }
     }
+
+
+def header_notes(sheet_id: int, header: list[str], notes: dict[str, str]) -> list[dict]:
+    """Notes on header cells (hover text in Sheets); an empty note removes one."""
+    return [
+        {
+            "updateCells": {
+                "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": header.index(name)},
+                "rows": [{"values": [{"note": text}]}],
+                "fields": "note",
+            }
+        }
+        for name, text in notes.items()
+        if name in header
+    ]

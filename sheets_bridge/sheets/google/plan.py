@@ -259,6 +259,23 @@ def keep_typed_cells(grid: Grid, change: SheetWrite) -> tuple[SheetWrite, list[d
     return replace(change, updates=updates), kept
 
 
+def writes_guarded(grid: Grid, change: SheetWrite) -> bool:
+    """Whether ``change`` would write a cell of ``change.expected`` (one people may type too):
+    only then does the write need to see what the sheet holds now rather than what was read."""
+    col = {n: i for i, n in enumerate(grid.header) if n}
+    row = {rid: r for r, rid in enumerate(grid.ids(), start=1) if rid}
+    for rid, guarded in change.expected.items():
+        cells = change.updates.get(rid, {})
+        for name in guarded:
+            if name not in cells:
+                continue
+            if rid not in row or name not in col:
+                return True
+            if not shows_as(grid.cell(row[rid], col[name]), raw_value(cells[name])):
+                return True
+    return False
+
+
 def plan_write(grid: Grid, change: SheetWrite) -> Plan:
     """Place a write on the grid: existing rows by id, new rows below, missing columns at the end.
 

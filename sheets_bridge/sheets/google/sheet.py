@@ -66,7 +66,12 @@ from sheets_bridge.sheets.google.client import (
     SheetsSession,
     shared_limiter,
 )
-from sheets_bridge.sheets.google.formatting import growth_requests, setup_requests, sort_request
+from sheets_bridge.sheets.google.formatting import (
+    growth_requests,
+    header_notes,
+    setup_requests,
+    sort_request,
+)
 from sheets_bridge.sheets.google.plan import (
     KEY,
     MAX_PAYLOAD,
@@ -86,6 +91,7 @@ from sheets_bridge.sheets.google.plan import (
     repair,
     shows_as,
     value_ranges,
+    writes_guarded,
 )
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
@@ -187,17 +193,22 @@ class GoogleSheet:
     def write(self, change: SheetWrite) -> list[dict[str, str]]:
         """Apply a push or pull (see the module docstring for the requests it makes).
 
-        The write reads the grid again first: a cell of ``change.expected`` that a person changed
-        since the caller's read keeps the person's value. Returns those cells.
+        A cell of ``change.expected`` that a person changed since the caller's read keeps the
+        person's value; returns those cells. The write uses the grid of the caller's read; it reads
+        again only when it would write such a cell (a ``subset`` the model changed), to see what
+        the cell holds now.
         """
         with self._errors():
             # The grid of the last read, used once: rows people moved since then are caught by
             # the layout check after writing, which re-reads and repairs.
             grid, self._last = self._last, None
-            if grid is None:
+            fresh = grid is None
+            if fresh:
                 grid = self._read_grid()
             if grid is None or grid is _MISSING:
-                grid = self._add_worksheet(change)
+                grid, fresh = self._add_worksheet(change), True
+            if not fresh and writes_guarded(grid, change):
+                grid = self._read_grid() or grid
             first = grid
             change, kept = keep_typed_cells(grid, change)
             grid, plan = self._apply(
@@ -229,6 +240,7 @@ class GoogleSheet:
         so nothing is logged here and ``author`` is not stored.
         """
         changes = list(changes)
+        self._last = None  # what the last read saw is no longer what the sheet holds
         result = EditResult(uuid.uuid4().hex[:12], dry_run=dry_run)
         if not changes:
             return result
@@ -248,7 +260,9 @@ class GoogleSheet:
                 old = grid.cell(position[ch.id], index[ch.column])
                 value: Cell = append_note(old, str(ch.value or "")) if ch.append else ch.value
                 new = "" if value is None else str(value)
-                if _shows_as(old, raw_value(value)):
+                if (position[ch.id], index[ch.column]) not in grid.formulas and shows_as(
+                    old, raw_value(value)
+                ):
                     continue
                 cell = {"id": ch.id, "column": ch.column}
                 if not ch.append and ch.expected is not None and old.strip() != ch.expected.strip():
@@ -403,6 +417,7 @@ class GoogleSheet:
             tail += growth_requests(
                 sid, plan.header, new_cols, new_rows, change.human_columns, change.choices
             )
+        tail += header_notes(sid, plan.header, change.notes)
         if change.sort_by and change.sort_by in plan.header and data_rows > 1:
             width = max(plan.cols_needed, len(plan.header))
             tail.append(sort_request(sid, plan.header.index(change.sort_by), data_rows, width))
