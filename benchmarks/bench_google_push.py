@@ -1,6 +1,13 @@
-"""Pushing 10,000 rows to a Google Sheets worksheet, three ways, against the local Sheets API server.
+"""Pushing rows to a Google Sheets worksheet against the local Sheets API server.
 
     .venv/bin/python benchmarks/bench_google_push.py [--rows 10000] [--sample 400] [--json out.json]
+    .venv/bin/python benchmarks/bench_google_push.py --window 100000 [--sheet-rows 20000]
+
+``--window N``: N images pushed with the review window (``sheet_rows``) against all rows: first push
+into a spreadsheet without the worksheet, a repeat push of unchanged rows, and a push of new
+model results (every prediction moves); requests, bytes sent and received, seconds here.
+
+Without ``--window``: 10,000 rows pushed three ways.
 
 Every method starts from the same worksheet: the rows of a first push, then people's work in it
 (annotator votes, overrides and notes in 10% of the rows, some of them starting with ``=``). Then
@@ -35,6 +42,7 @@ import pandas as pd  # noqa: E402
 
 from sheets_bridge.core.rows import image_formula, label_choices, plan_push  # noqa: E402
 from sheets_bridge.core.schema import MODEL_COLUMNS, Schema  # noqa: E402
+from sheets_bridge.loop.window import review_window, window_note  # noqa: E402
 from sheets_bridge.sheets.google import GoogleSheet  # noqa: E402
 from sheets_bridge.sheets.google.plan import grid_from_values  # noqa: E402
 from tests.sheets_api import Formula, SheetsApiServer  # noqa: E402
@@ -239,12 +247,78 @@ def bench_set_with_dataframe(api: SheetsApiServer, n: int) -> dict:
     )
 
 
+def windowed_push(sheet: GoogleSheet, rows: dict, limit: int) -> int:
+    """What ``loop.push`` does with a Google sheet: read, window, merge by id, write."""
+    table = sheet.read()
+    pushed, outside = review_window(rows, table, limit)
+    plan = plan_push(table, pushed, SCHEMA, "v0001", label_choices(CLASSES))
+    if limit:
+        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
+    sheet.write(plan.write)
+    return outside
+
+
+def bench_window(api: SheetsApiServer, n: int, limit: int) -> list[dict]:
+    out = []
+    for window in (limit, 0):
+        sid = api.create_spreadsheet("bench")
+        sheet = GoogleSheet(sid, TITLE, endpoint=api.url, requests_per_minute=None)
+        for step, version in (("first push", 0), ("repeat, unchanged", 0), ("new results", 1)):
+            mark = len(api.log)
+            start = time.perf_counter()
+            outside = windowed_push(sheet, model_rows(n, version), window)
+            seconds = time.perf_counter() - start
+            count, sent, received = api.traffic(mark)
+            out.append(
+                {
+                    "rows": f"first {window:,} + sheet's" if window else "all",
+                    "push": step,
+                    "rows_in_sheet": len(api.sheet(sid, TITLE).grid) - 1,
+                    "outside": outside,
+                    "requests": count,
+                    "kinds": api.kinds(mark),
+                    "sent_kb": round(sent / 1000, 1),
+                    "received_kb": round(received / 1000, 1),
+                    "seconds_here": round(seconds, 1),
+                }
+            )
+            print(out[-1], file=sys.stderr)
+    return out
+
+
+def main_window(n: int, limit: int, json_path: Path | None) -> None:
+    with SheetsApiServer() as api:
+        results = bench_window(api, n, limit)
+        assert not api.errors, api.errors
+    print(f"push of {n:,} images to the local Sheets API server: review window vs all rows\n")
+    cols = [
+        "rows",
+        "push",
+        "rows_in_sheet",
+        "outside",
+        "requests",
+        "sent_kb",
+        "received_kb",
+        "seconds_here",
+    ]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in results:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=400, help="update_cell calls actually made")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--window", type=int, help="images pushed with the review window vs all")
+    parser.add_argument("--sheet-rows", type=int, default=20_000, help="the review window's size")
     args = parser.parse_args()
+    if args.window:
+        return main_window(args.window, args.sheet_rows, args.json)
     with SheetsApiServer() as api:
         results = [bench_backend(api, args.rows), bench_update_cell(api, args.rows, args.sample)]
         try:
