@@ -185,6 +185,7 @@ class GoogleSheet:
 
         The grid is kept for the next :meth:`write`, which then needs no read of its own.
         """
+        self._last = None
         with self._errors():
             grid = self._read_grid()
         self._last = _MISSING if grid is None else grid
