@@ -85,3 +85,25 @@ def test_a_write_reads_itself_without_a_read_and_repairs_when_its_read_went_stal
         rid: str(c["rank"]) for rid, c in new.items()
     }
     assert {rid: shown[rid]["pred"] for rid in new} == {rid: c["pred"] for rid, c in new.items()}
+
+
+def test_a_push_reads_again_only_to_write_a_cell_people_may_have_typed_since_its_read(
+    api, spreadsheet, make_sheet
+):
+    sheet = make_sheet("images")
+    push(sheet, model_rows(4))
+    table = sheet.read()  # the push's read
+    people = api.people(spreadsheet, "images")
+    people.type("img-00001", "subset", "val")  # typed after the read
+    was = {rid: table.by_id()[rid]["subset"] for rid in ("img-00001", "img-00002", "img-00003")}
+    new = {"img-00001": "test", "img-00002": "test", "img-00003": was["img-00003"]}
+    change = plan_push(table, {}, SCHEMA, "v", label_choices(CLASSES)).write
+    change.updates = {rid: {"subset": v} for rid, v in new.items()}
+    change.expected = {rid: {"subset": was[rid]} for rid in new}
+    change.sort_by = None
+    mark = len(api.log)
+    kept = sheet.write(change)
+    assert kept == [{"id": "img-00001", "column": "subset", "current": "val"}]
+    assert api.kinds(mark)["spreadsheets.get"] == 1  # it had to look again: subsets change
+    shown = people.by_id()
+    assert shown["img-00001"]["subset"] == "val" and shown["img-00002"]["subset"] == "test"
