@@ -15,7 +15,8 @@ import pytest
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.rows import label_choices
 from sheets_bridge.sheets import SheetWrite
-from sheets_bridge.sheets.google.plan import Grid, repair
+from sheets_bridge.sheets.google.plan import Grid
+from sheets_bridge.sheets.google.repair import repair
 from tests.conftest_google import *  # noqa: F403
 from tests.conftest_google import CLASSES, SCHEMA, model_rows, push
 

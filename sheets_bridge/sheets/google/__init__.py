@@ -7,7 +7,8 @@ This package is the only place that imports gspread. One noun per module:
   retries with ``tenacity``);
 - ``auth``: endpoint, spreadsheet id and credentials;
 - ``plan``: pure planning of a write onto the grid that was read (which cells change, A1 ranges,
-  payload packing, race repair);
+  payload packing);
+- ``repair``: noticing rows or columns moved under a write, and putting back what it hit;
 - ``formatting``: the ``spreadsheets:batchUpdate`` requests for set-up, growth, notes and the sort.
 """
 

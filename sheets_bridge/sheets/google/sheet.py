@@ -83,16 +83,15 @@ from sheets_bridge.sheets.google.plan import (
     grid_from_spreadsheet,
     json_size,
     keep_typed_cells,
-    layout_matches,
     pack,
     plan_write,
     quote_title,
     raw_value,
-    repair,
     shows_as,
     value_ranges,
     writes_guarded,
 )
+from sheets_bridge.sheets.google.repair import layout_matches, repair
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55
