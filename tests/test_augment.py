@@ -260,7 +260,7 @@ def test_held_back_reads_statuses_and_scores():
     )
     got = held_back({"d": "invalid annotator_1: unknown label 'q'", "e": "relabel -> v"}, scores)
     assert got == {
-        "a": "suspect label",
+        "a": "suspect",
         "b": "duplicate",
         "c": "junk?",
         "d": "sheet status invalid",

@@ -196,27 +196,38 @@ def weakness(predictions: pd.DataFrame, scores: pd.DataFrame | None = None) -> W
 
 
 def held_back(
-    statuses: Mapping[str, str] | None = None, scores: pd.DataFrame | None = None
+    statuses: Mapping[str, str] | None = None,
+    scores: pd.DataFrame | None = None,
+    *,
+    trust_model: bool = True,
 ) -> dict[str, str]:
     """Images never to copy, with why: the sheet's ``status`` says conflict / blocked / invalid, or
     the scores call them suspect (label?), junk or a duplicate (copying a wrong label or junk
-    multiplies the damage; copying a duplicate weights one image twice over)."""
+    multiplies the damage; copying a duplicate weights one image twice over).
+
+    ``trust_model=False`` keeps only the flags that do not come from the model (sheet statuses,
+    byte-identical duplicates): a model near chance calls most labels suspect and most images
+    near-duplicates of each other.
+    """
     out: dict[str, str] = {}
     for rid, st in (statuses or {}).items():
         hit = next((w for w in HELD_STATUS if w in str(st).lower()), None)
         if hit:
             out[rid] = f"sheet status {hit}"
-    if scores is not None:
-        ids = scores["id"].astype(str)
+    if scores is None:
+        return out
+    ids = scores["id"].astype(str)
+    issues = scores["issues"].astype(str) if "issues" in scores.columns else ids.map(lambda _: "")
+    exact = issues.str.contains(r"(?:^|; )duplicate of", regex=True)
+    flags = [(exact, "duplicate")]
+    if trust_model:
         if "suspect" in scores.columns:
-            flag = scores["suspect"].astype(str).str.lower().isin(["true", "1"])
-            out.update({i: "suspect label" for i in ids[flag.to_numpy()]})
+            flags.append((scores["suspect"].astype(str).str.lower().isin(["true", "1"]), "suspect"))
         if "duplicate_of" in scores.columns:
-            dup = scores["duplicate_of"].astype(str).str.len() > 0
-            out.update({i: "duplicate" for i in ids[dup.to_numpy()]})
-        if "issues" in scores.columns:
-            junk = scores["issues"].astype(str).str.contains("junk?", regex=False)
-            out.update({i: "junk?" for i in ids[junk.to_numpy()]})
+            flags.append((scores["duplicate_of"].astype(str).str.len() > 0, "duplicate"))
+        flags.append((issues.str.contains("junk?", regex=False), "junk?"))
+    for flag, why in flags:
+        out.update({i: out.get(i, why) for i in ids[flag.to_numpy()]})
     return out
 
 
@@ -325,7 +336,10 @@ def guide(ws: Workspace, version: Version, statuses: Mapping[str, str] | None = 
         statuses = {i: r.get("status", "") for i, r in ws.sheet().read().by_id().items()}
     run = ws.latest_run(version.name) or ws.latest_run()
     scores = run.scores() if run else None
-    out = Guide(held=held_back(statuses, scores))
+    weak = None
+    if run is not None and (run.path / "predictions.csv").exists():
+        weak = weakness(run.predictions(), scores)
+    out = Guide(weak=weak, held=held_back(statuses, scores, trust_model=_useful(weak, ws)))
     if run is None:
         return out
     if scores is not None and "cluster" in scores.columns:
@@ -333,10 +347,17 @@ def guide(ws: Workspace, version: Version, statuses: Mapping[str, str] | None = 
             zip(scores["id"].astype(str), scores["cluster"].astype(str), strict=True)
         )
         out.run = run.id
-    if (run.path / "predictions.csv").exists():
-        out.weak = weakness(run.predictions(), scores)
+    if weak is not None:
         out.run = run.id
     return out
+
+
+def _useful(weak: Weakness | None, ws: Workspace) -> bool:
+    """Whether a run's flags mean anything: its out-of-fold accuracy is at least twice chance."""
+    if weak is None or not weak.class_accuracy:
+        return True
+    mean = sum(weak.class_accuracy.values()) / len(weak.class_accuracy)
+    return mean >= 2 / max(len(ws.classes), 2)
 
 
 def _make(
