@@ -265,6 +265,11 @@ def test_held_back_reads_statuses_and_scores():
         "c": "junk?",
         "d": "sheet status invalid",
     }
+    # a model near chance: only what does not come from it
+    assert held_back({"d": "conflict"}, scores, trust_model=False) == {
+        "b": "duplicate",
+        "d": "sheet status conflict",
+    }
 
 
 def test_augment_skips_an_image_left_in_conflict_in_the_sheet(unbalanced, tmp_path):
