@@ -142,7 +142,10 @@ def main() -> None:
     truth = pd.read_csv(gt, dtype=str, keep_default_na=False) if gt.exists() else None
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        per_seed = [one_seed(args.data, Path(tmp), s, args, truth) for s in seeds]
+        per_seed = []
+        for s in seeds:  # each seed's figures as they come: a long run shows progress
+            per_seed.append(one_seed(args.data, Path(tmp), s, args, truth))
+            print(f"seed {s}: {json.dumps(per_seed[-1])}", flush=True)
         table = summarise(per_seed)
         print(show(table, f"outcome ({args.preset}, seeds {args.seeds}, epochs {args.epochs})"))
         abl = {}
