@@ -472,6 +472,48 @@ def rebalance(workspace: Path, apply_now: bool) -> None:
     click.echo(run_rebalance(_open(workspace), apply_now=apply_now).describe())
 
 
+@main.command()
+@workspace_option
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Most images the final version may hold [default: augment_budget].",
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed, same augmented images.")
+@preset_option("Override the workspace preset.")
+@click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
+@click.option(
+    "--ops", default=None, help="Augmentation ops, comma-separated [default: all of them]."
+)
+@click.option("--no-rebalance", is_flag=True, help="Keep the train/val split as it is.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+def improve(
+    workspace: Path,
+    budget: int | None,
+    seed: int,
+    preset: str | None,
+    epochs: int | None,
+    ops: str | None,
+    no_rebalance: bool,
+    dry_run: bool,
+) -> None:
+    """Pull the sheet's decisions, rebalance, augment where the model is weak, train; before/after."""
+    from sheets_bridge.loop.improve import improve as run_improve
+
+    report = run_improve(
+        _open(workspace),
+        budget=budget,
+        seed=seed,
+        preset=preset,
+        epochs=epochs,
+        ops=[o.strip() for o in ops.split(",") if o.strip()] if ops else None,
+        rebalance=not no_rebalance,
+        dry_run=dry_run,
+    )
+    click.echo(report.describe())
+
+
 @main.group()
 def sheet() -> None:
     """Read or edit the sheet from the command line (CSV/JSON)."""
