@@ -108,7 +108,8 @@ def _run_cleanvision(
     # cleanvision draws a progress bar whatever its verbose flag says; a library call stays quiet
     logging.getLogger("cleanvision").setLevel(logging.ERROR)
     _quiet_cleanvision()
-    lab = Imagelab(filepaths=paths, verbose=False)
+    # identical images share one stored file (content-addressed): check each file once
+    lab = Imagelab(filepaths=list(dict.fromkeys(paths)), verbose=False)
     params = {t: ({"threshold": thresholds[t]} if t in thresholds else {}) for t in issue_types}
     lab.find_issues(issue_types=params, n_jobs=n_jobs, verbose=False)
     found = lab.issues.reindex(paths)

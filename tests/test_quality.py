@@ -80,3 +80,18 @@ def test_bad_input_is_a_clear_error(tmp_path):
         image_quality([], issue_types=["fuzzy"])
     empty = image_quality([])
     assert list(empty.columns[:2]) == ["id", "quality_issues"] and len(empty) == 0
+
+
+def test_images_that_share_one_file_are_checked_once_and_all_reported(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from model.quality import image_quality
+
+    f = tmp_path / "a.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(f)
+    g = tmp_path / "b.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 40)) * 255).astype(np.uint8)).save(g)
+    table = image_quality([f, f, g], ["one", "two", "three"])
+    assert list(table["id"]) == ["one", "two", "three"]
+    assert table["quality_issues"][0] == table["quality_issues"][1]
