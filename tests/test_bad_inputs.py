@@ -978,7 +978,9 @@ def test_a_read_only_workspace_still_serves_every_reading_command(read_only_ws):
         assert code == 0 and not escaped and "Traceback" not in output, (args, output)
     code, output, escaped = results[-1]  # pull writes: refused in one line
     assert code == 1 and not escaped and len(output.strip().splitlines()) == 1, output
-    said = output.lower()  # the writer lock refuses first: "cannot take the writer lock ... read-only"
+    said = (
+        output.lower()
+    )  # the writer lock refuses first: "cannot take the writer lock ... read-only"
     assert "Error:" in output and ("read-only" in said or "cannot write" in said), output
     assert sorted(str(p.relative_to(ws)) for p in ws.rglob("*")) == before  # nothing written
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sheets_bridge.core.errors import BridgeError, JobConflict
+from sheets_bridge.core.process import pid_alive as _pid_alive
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
 from sheets_bridge.store.lock import WorkspaceLock
@@ -84,16 +85,6 @@ _PUBLIC = (
     "started",
     "finished",
 )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _retrain(root: Path, params: Mapping[str, Any], on_progress: Progress) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.process import pid_alive
 from sheets_bridge.store.faults import faultpoint
 
 MANIFEST_COLUMNS = ["id", "path", "label", "split", "origin", "parent_id", "sha256"]
@@ -149,13 +150,7 @@ def _builder_alive(folder: str) -> bool:
     parts = folder.split("-")
     if len(parts) < 3 or not parts[1].isdigit():
         return False
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+    return pid_alive(int(parts[1]))
 
 
 def clean_partial(versions_dir: Path) -> list[str]:

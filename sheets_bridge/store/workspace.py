@@ -33,6 +33,7 @@ import pandas as pd
 from sheets_bridge.core import config as config_mod
 from sheets_bridge.core.config import Config
 from sheets_bridge.core.errors import WorkspaceError
+from sheets_bridge.core.process import pid_alive as _pid_alive
 from sheets_bridge.core.schema import Schema
 from sheets_bridge.sheets import check_config
 from sheets_bridge.store import lock as lock_mod
@@ -45,16 +46,6 @@ JOURNAL_FILE = "journal.json"
 _writing: set[Path] = set()
 #: What a run shows when the process that trained it is gone.
 STOPPED = "the process stopped (killed?)"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 @dataclass(frozen=True)
