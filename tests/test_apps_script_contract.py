@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from flask import request
 
 from sheets_bridge import loop
 from sheets_bridge.loop.apps_script import render
@@ -177,7 +178,21 @@ def test_push_from_the_menu_is_accepted_and_followed_in_the_sidebar_until_the_ap
         workspace.sheet_path, check_same_thread=False, isolation_level=None
     )
     other_writer.execute("BEGIN IMMEDIATE")
-    unlock = threading.Timer(0.8, other_writer.rollback)
+    # The other writer lets go once a poll has answered "running": no timer, so a slow machine
+    # cannot let the job finish before the sidebar's first poll.
+    seen_running = threading.Event()
+
+    @app.after_request
+    def _watch(response):
+        if "/api/jobs/" in request.path and b'"running"' in response.get_data():
+            seen_running.set()
+        return response
+
+    def release() -> None:
+        seen_running.wait(timeout=300)
+        other_writer.rollback()
+
+    unlock = threading.Thread(target=release)
     unlock.start()
     try:
         session = run_menu(app, "refreshPredictions")
