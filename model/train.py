@@ -160,14 +160,22 @@ def run_training(
     from model.fit import cpu_threads
 
     with cpu_threads(), tempfile.TemporaryDirectory(prefix="run-images-") as scratch:
-        run = _Run(
+        run = OutOfFoldRun(
             rows, classes, out_dir, config, folds, seed, dev, progress, Progress(on_progress)
         )
         return run.execute(cache_dir, extra, t_start, engine, ray_address, Path(scratch))
 
 
-class _Run:
-    """The steps of one run over one image store (train+val rows first)."""
+class OutOfFoldRun:
+    """One run, step by step (:meth:`execute` calls them in order):
+
+    1. ``_load``: decode every image once into a store (train+val rows first, then the extras);
+    2. ``_engine``: where the models train (this process, or Ray tasks);
+    3. ``_train``: the K fold models (out-of-fold probabilities) and the final model;
+    4. ``_embed``: the final model's embeddings and its accuracy on every labelled extra set;
+    5. ``_map_and_score``: neighbours, the 2-D map, the per-image scores and image quality;
+    6. ``_write_outputs`` and ``_finish``: the run files, the checkpoint and the metrics.
+    """
 
     def __init__(self, rows, classes, out_dir, config, folds, seed, dev, progress, report) -> None:
         self.rows, self.classes, self.out_dir = rows, classes, out_dir
@@ -194,12 +202,36 @@ class _Run:
     ) -> dict[str, Any]:
         self.cache_dir = cache_dir
         spec, labels, offsets = self._load(cache_dir, extra, scratch)
+        partial = self._partial(labels)
+        engine = self._engine(spec, engine_name, ray_address)
+        try:
+            final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(
+                engine, labels, partial
+            )
+            embedded = self._embed(engine, final, labels, offsets)
+        finally:
+            engine.close()
+        n = len(self.pool)
+        oof = np.zeros((n, len(self.classes)), dtype=np.float32)
+        for job, res in zip(fold_jobs, fold_results, strict=True):
+            oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
+        emb = embedded.pool
+        xy, scores = self._map_and_score(oof, labels, emb, embedded.label_book)
+        self._write_outputs(
+            oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
+        )
+        metrics = self._finish(
+            engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
+        )
+        partial.clear()
+        return metrics
+
+    def _partial(self, labels: np.ndarray):
+        """Where finished models wait for a rerun, under a fingerprint of what the run trains."""
         from model.partial import PartialRun, fingerprint
-        from model.store import ImageStore
-        from model.tasks import EmbedTask, LocalEngine
 
         n = len(self.pool)
-        partial = PartialRun(
+        return PartialRun(
             self.out_dir,
             fingerprint(
                 config=self.config.to_dict(),
@@ -211,48 +243,56 @@ class _Run:
                 sha256=self.pool_sha,
             ),
         )
+
+    def _engine(self, spec, engine_name: str, ray_address: str | None):
+        """The local engine over the image store, or Ray tasks on a cluster."""
+        from model.store import ImageStore
+        from model.tasks import LocalEngine
+
         if engine_name == "ray" and self.config.probe:
             # a probe fits small heads on features cached here: nothing worth sending to a cluster
             note = (
                 f"preset {self.config.name!r} is a linear probe: it runs on the local engine "
                 "(engine 'ray' is for trained models)"
             )
-            warnings.warn(note, stacklevel=3)
+            warnings.warn(note, stacklevel=4)
             self.engine_note = note
             engine_name = "local"
         if engine_name == "ray":
             from model.ray_engine import RayEngine
 
-            engine = RayEngine(spec, address=ray_address)
             self.grouped = False  # one task per model
-        else:
-            store = ImageStore.open(spec.path, spec.n, spec.size, spec.channels)
-            engine = LocalEngine(store, self.dev, progress=self.progress)
-        try:
-            final, fold_jobs, fold_results, fold_of, fold_epoch = self._train(
-                engine, labels, partial
-            )
-            t = time.perf_counter()
-            if self.probe_features is not None:  # the probe's cached features are the embeddings
-                embedded = self._probe_embedded(final.state, labels, offsets)
-            else:
-                embedded = engine.embed(
-                    EmbedTask(self.config, len(self.classes), final.state, n, offsets, labels)
-                )
-            self.timings["embed"] = time.perf_counter() - t
-            self.report("embed", 1.0)
-        finally:
-            engine.close()
-        oof = np.zeros((n, len(self.classes)), dtype=np.float32)
-        for job, res in zip(fold_jobs, fold_results, strict=True):
-            oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
-        emb, lb_emb, eval_acc = embedded.pool, embedded.label_book, embedded.eval_accuracy
+            return RayEngine(spec, address=ray_address)
+        store = ImageStore.open(spec.path, spec.n, spec.size, spec.channels)
+        return LocalEngine(store, self.dev, progress=self.progress)
 
-        from model.embed import neighbours, umap_2d
-        from model.scores import OUTLIER_K, score_table
+    def _embed(self, engine, final, labels, offsets):
+        """The final model's penultimate layer (a probe: its cached features), and its accuracy
+        on every labelled extra set."""
+        from model.tasks import EmbedTask
 
         t = time.perf_counter()
-        knn = neighbours(emb, max(16, OUTLIER_K + 1), seed=self.seed)  # map and scores share it
+        if self.probe_features is not None:  # the probe's cached features are the embeddings
+            embedded = self._probe_embedded(final.state, labels, offsets)
+        else:
+            n = len(self.pool)
+            embedded = engine.embed(
+                EmbedTask(self.config, len(self.classes), final.state, n, offsets, labels)
+            )
+        self.timings["embed"] = time.perf_counter() - t
+        self.report("embed", 1.0)
+        return embedded
+
+    def _map_and_score(self, oof, labels, emb, lb_emb):
+        """Neighbours (shared by the map and the scores), the 2-D map, the per-image scores and
+        the image-quality words."""
+        from model.embed import neighbours, umap_2d
+        from model.quality import image_quality, merge_issues
+        from model.scores import OUTLIER_K, score_table
+
+        n = len(self.pool)
+        t = time.perf_counter()
+        knn = neighbours(emb, max(16, OUTLIER_K + 1), seed=self.seed)
         xy = umap_2d(emb, seed=self.seed, knn=knn)
         self.timings["umap"] = time.perf_counter() - t
         self.report("umap", 1.0)
@@ -280,19 +320,22 @@ class _Run:
         )
         self.timings["scores"] = time.perf_counter() - t
         t = time.perf_counter()
-        from model.quality import image_quality, merge_issues
-
         # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
         quality = image_quality(list(pool["path"]), list(pool["id"]))
         scores["issues"] = merge_issues(scores["issues"], quality["quality_issues"])
         self.timings["quality"] = time.perf_counter() - t
         self.report("scores", 1.0)
+        return xy, scores
 
-        self._write_outputs(
-            oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
-        )
+    def _finish(
+        self, engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
+    ) -> dict[str, Any]:
+        """The checkpoint and ``metrics.json``; returns the metrics."""
         import torch
 
+        from model.predict import save_checkpoint
+
+        pool, n = self.pool, len(self.pool)
         has_val = bool((pool["split"] == "val").any())
         train_time = self.timings["folds"] + self.timings["final"]
         seen = final.images_seen + sum(r.images_seen for r in fold_results)
@@ -314,15 +357,13 @@ class _Run:
             "n_val": int((pool["split"] == "val").sum()),
             "val_accuracy": final.select_accuracy[final.best_epoch - 1] if has_val else None,
             "oof_accuracy": float((oof.argmax(1) == labels[:n]).mean()),
-            "eval": eval_acc,
+            "eval": embedded.eval_accuracy,
             "best_epoch": final.best_epoch,
             "n_suspect": int(scores["suspect"].sum()),
             "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,
         }
-        from model.predict import save_checkpoint
-
         save_checkpoint(
             self.out_dir / "model.pt",
             state_dict=final.state,
@@ -333,7 +374,6 @@ class _Run:
             val_accuracy=metrics["val_accuracy"],
         )
         (self.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        partial.clear()
         return metrics
 
     def _load(self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], scratch: Path):
