@@ -114,3 +114,20 @@ def test_the_normaliser_never_raises_and_says_class_remove_unsure_empty_or_a_nam
         assert not any(c in text for c in ROMAN_CHARS)
         words = {"remove", "delete", "drop", "junk", "del", "rm"}
         assert text.strip() == "x" or unicodedata.normalize("NFKC", text).strip().lower() in words
+
+
+@pytest.mark.parametrize(
+    "typed, label",
+    [
+        ("cat", "cat"),
+        (" CAT ", "cat"),
+        ("healthy   LEAF", "Healthy leaf"),
+        ("ⅳ", "Ⅳ"),
+        ("IV", "Ⅳ"),
+        ("7", None),  # numbers mean numerals only where the classes are Roman numerals
+        ("dog", None),
+    ],
+)
+def test_free_text_classes_match_case_and_whitespace_insensitively(typed, label):
+    vote = normalize(typed, ("cat", "Healthy leaf", "Ⅳ"))
+    assert vote.label == label and vote.kind == ("label" if label else "invalid")

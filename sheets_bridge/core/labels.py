@@ -44,6 +44,12 @@ def _is_roman(text: str) -> bool:
     return any(ord(c) in ROMAN_NUMERALS for c in text)
 
 
+def _fold(text: str) -> str:
+    """How a typed class is compared with the dataset's: Unicode-compatible (NFKC), case- and
+    whitespace-insensitive (``" Healthy   LEAF "`` is ``Healthy leaf``)."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
 def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES) -> Vote:
     """Parse one human cell.
 
@@ -71,8 +77,8 @@ def normalize(raw: object, classes: tuple[str, ...] | list[str] = ROMAN_CLASSES)
     cleaned = unicodedata.normalize("NFKC", stripped).strip()
     if not cleaned:
         return Vote("empty", raw=text)
-    low = cleaned.lower()
-    names = {c.lower(): c for c in classes}
+    low = _fold(cleaned)
+    names = {_fold(c): c for c in classes}
     if _is_roman(stripped):
         # a numeral character is a numeral: its class or nothing, never a mark
         if low in names:
