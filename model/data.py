@@ -164,7 +164,7 @@ def _cache_file(
     return cache_dir / kind / sha[:2] / f"{sha}.u8"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     # Several runs may share one cache: write aside, then rename into place.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -221,7 +221,7 @@ def load_images(
             out[i] = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
             return
         out[i] = decode_image(path, size, channels=channels, fit=fit)
-        _write_atomic(entry, out[i].tobytes())
+        write_atomic(entry, out[i].tobytes())
 
     workers = workers or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -12,13 +12,12 @@ the checkpoint is an ordinary :class:`~model.backbones.BackboneNet` that
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from model.data import write_atomic
 from model.fit import Job, JobResult, predict_group
 from model.nets import build_net
 from model.presets import TrainConfig
@@ -40,18 +39,6 @@ def _backbone_key(config: TrainConfig, seed: int) -> str:
         + [repr(config.net_kwargs)]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def backbone_features(
@@ -98,7 +85,7 @@ def backbone_features(
         feats[todo] = out
         for i in todo:
             if entries[i] is not None:
-                _write_atomic(entries[i], feats[i].tobytes())
+                write_atomic(entries[i], feats[i].tobytes())
     return feats, len(todo)
 
 

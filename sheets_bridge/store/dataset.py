@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import unicodedata
 import warnings
 from collections import Counter
@@ -310,15 +309,3 @@ def register(source: Path, workspace: Path) -> tuple[pd.DataFrame, tuple[str, ..
         records.append((image_id, rel.as_posix(), e.label, e.split, "source", "", sha))
     manifest = pd.DataFrame(records, columns=MANIFEST_COLUMNS)
     return manifest, classes
-
-
-def copy_tree_images(manifest: pd.DataFrame, workspace: Path, out: Path) -> int:
-    """Export a manifest to ``<out>/<split>/<label>/<id><ext>``; returns the number of files."""
-    n = 0
-    for row in manifest.itertuples(index=False):
-        src = workspace / row.path
-        dst = out / row.split / row.label / f"{row.id}{src.suffix}"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-        n += 1
-    return n
