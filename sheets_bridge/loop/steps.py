@@ -20,9 +20,9 @@ from sheets_bridge.core.config import Config
 from sheets_bridge.core.consensus import Decision
 from sheets_bridge.core.errors import ConfigError, DatasetError, WorkspaceError
 from sheets_bridge.core.pull_plan import PullPlan, plan_pull
-from sheets_bridge.core.rows import label_choices, model_cells, plan_push
+from sheets_bridge.core.rows import model_cells
 from sheets_bridge.loop.presets import check_preset
-from sheets_bridge.loop.window import review_window, window_note
+from sheets_bridge.loop.sheet_io import pull_table, push_rows, reads_part
 from sheets_bridge.sheets import Sheet, check_config
 from sheets_bridge.store.dataset import register
 from sheets_bridge.store.faults import faultpoint
@@ -292,25 +292,16 @@ def push(
     # rebalancing proposals people accept by typing the split go into the issues cell
     rows = model_cells(manifest, preds, scores, _image_url(ws), suggestion_text(ws))
     report("push: reading the sheet", 0.3)
-    table = sheet.read()
-    faultpoint("push.read")
     limit = ws.config.sheet_rows if ws.remote_sheet else 0
-    pushed, outside = review_window(rows, table, limit)
-    plan = plan_push(table, pushed, ws.schema, version.name, label_choices(ws.classes))
-    if limit:
-        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
-    # Cells people may type that the push also writes (``subset``) are written only while they
-    # still hold what was read: a move typed during the push is kept.
-    editable = set(ws.schema.editable)
-    existing = table.by_id()
-    plan.write.expected = {
-        rid: guarded
-        for rid, cells in plan.write.updates.items()
-        if rid in existing
-        and (guarded := {c: existing[rid].get(c, "") for c in cells if c in editable})
-    }
-    report("push: writing the sheet", 0.6)
-    kept = sheet.write(plan.write)
+    plan, kept, outside = push_rows(
+        sheet,
+        rows,
+        ws.schema,
+        version.name,
+        ws.classes,
+        limit=limit,
+        on_write=lambda: report("push: writing the sheet", 0.6),
+    )
     if not ws.remote_sheet and sheet_given is None:
         ws.mark_sheet_written()
     faultpoint("push.written")
@@ -323,7 +314,7 @@ def push(
         plan.updated,
         plan.gone,
         sheet.url,
-        kept if isinstance(kept, list) else [],
+        kept,
         outside,
     )
 
@@ -411,7 +402,7 @@ def pull(
     report = on_progress or _noop
     sheet = sheet or ws.sheet()
     report("pull: reading the sheet", 0.1)
-    table = sheet.read()
+    table = pull_table(sheet, ws.schema)
     faultpoint("pull.read")
     p, extra = plan(ws, table)
     c = p.counts
@@ -433,6 +424,8 @@ def pull(
         p.nothing,
     )
     if p.nothing:
+        if table.header and reads_part(sheet) and sheet.row_count():  # type: ignore[attr-defined]
+            rep.nothing = ""  # rows were pushed; none holds anything people typed
         return rep
     if dry_run:
         rep.preview = p.preview()

@@ -23,6 +23,7 @@ __all__ = [
     "EditLog",
     "EditResult",
     "Formula",
+    "PartReader",
     "Sheet",
     "SheetTable",
     "SheetWrite",
@@ -94,6 +95,23 @@ class EditLog(Sheet, Protocol):
     def undo(self, author: str | None, *, dry_run: bool = False) -> EditResult:
         """Take back ``author``'s last action, as a compare-and-set."""
         ...
+
+
+@runtime_checkable
+class PartReader(Sheet, Protocol):
+    """A sheet that can read part of itself (the local sheet): what push and pull need of a large
+    sheet, without every cell of every row."""
+
+    def read(self, columns: Collection[str] | None = None) -> SheetTable:
+        """The header and, of each row, ``id`` and only ``columns`` (every column when None)."""
+        ...
+
+    def read_touched(self, columns: Collection[str], logged: Collection[str] = ()) -> SheetTable:
+        """Whole rows where any of ``columns`` holds a value or whose ``logged`` columns people
+        changed (its edit log)."""
+        ...
+
+    def row_count(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,13 @@ class LocalSheet:
         with self._connect() as db:
             return tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
 
-    def read(self) -> SheetTable:
+    def read(self, columns: Collection[str] | None = None) -> SheetTable:
+        """The sheet as text. ``columns``: read only these cells of each row (the header stays
+        whole), which spares parsing every cell of a large sheet."""
         with self._connect() as db:
             header = tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
+            if columns is not None:
+                return SheetTable(header, tuple(self._narrow(db, header, columns, "")))
             rows = []
             for rid, data in db.execute("SELECT id, data FROM rows ORDER BY position, rowid"):
                 cells = json.loads(data)
@@ -167,6 +171,49 @@ class LocalSheet:
                 row["id"] = rid
                 rows.append(row)
         return SheetTable(header, tuple(rows))
+
+    def read_touched(self, columns: Collection[str], logged: Collection[str] = ()) -> SheetTable:
+        """The rows a pull needs, whole: those where any of ``columns`` holds a value, and those
+        whose ``logged`` columns a person ever changed (the edit log). Other rows are left
+        unread, so the cost follows the rows people worked on, not the size of the sheet."""
+        with self._connect() as db:
+            header = tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
+            held = [c for c in columns if c in header]
+            tests = ["COALESCE(json_extract(data, ?), '') <> ''" for _ in held]
+            args: list[object] = [_path(c) for c in held]
+            if logged:
+                marks = ", ".join("?" for _ in logged)
+                tests.append(f"id IN (SELECT id FROM edits WHERE column IN ({marks}))")
+                args += list(logged)
+            if not tests:
+                return SheetTable(header, ())
+            rows = []
+            for rid, data in db.execute(
+                f"SELECT id, data FROM rows WHERE {' OR '.join(tests)} ORDER BY position, rowid",
+                args,
+            ):
+                cells = json.loads(data)
+                row = {c: as_text(cells.get(c)) for c in header}
+                row["id"] = rid
+                rows.append(row)
+        return SheetTable(header, tuple(rows))
+
+    def row_count(self) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+
+    @staticmethod
+    def _narrow(
+        db: sqlite3.Connection, header: tuple[str, ...], columns: Collection[str], where: str
+    ) -> Iterator[dict[str, str]]:
+        cols = [c for c in header if c in columns and c != "id"]
+        picks = "".join(", json_extract(data, ?)" for _ in cols)
+        for rid, *values in db.execute(
+            f"SELECT id{picks} FROM rows {where} ORDER BY position, rowid", [_path(c) for c in cols]
+        ):
+            row = {c: as_text(v) for c, v in zip(cols, values, strict=True)}
+            row["id"] = rid
+            yield row
 
     def records(self) -> list[dict[str, object]]:
         """Rows with their stored types (numbers stay numbers), in sheet order, for the grid."""
@@ -186,6 +233,10 @@ class LocalSheet:
 
         A cell listed in ``change.expected`` is written only while it still holds what the writer
         read; one a person changed meanwhile keeps the person's value. Returns those cells.
+
+        Only rows whose cells differ are rewritten, and only rows whose place in the order changes
+        are moved: the work is compared inside SQLite, so a repeat push of a large sheet costs
+        what changed.
         """
         kept: list[dict[str, str]] = []
         with self._transaction() as db:
@@ -194,35 +245,99 @@ class LocalSheet:
             if merged != existing:
                 db.execute("DELETE FROM header")
                 db.executemany("INSERT INTO header VALUES (?, ?)", list(enumerate(merged)))
-            known = {rid for (rid,) in db.execute("SELECT id FROM rows")}
-            missing = sorted(set(change.updates) - known)
-            if missing:
-                raise SheetError(f"rows vanished while writing: {missing[:10]}")
-            for rid, cells in change.updates.items():
-                guarded = change.expected.get(rid)
-                if guarded:
-                    cells = dict(cells)
-                    for col, want in guarded.items():
-                        if col in cells:
-                            now = self._cell(db, rid, col)
-                            if now is not None and now.strip() != want.strip():
-                                kept.append({"id": rid, "column": col, "current": now})
-                                del cells[col]
-                self._set(db, rid, cells)
-            (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM rows").fetchone()
-            for i, cells in enumerate(change.appends, start=1):
-                rid = str(cells["id"])
-                if rid in known:
-                    raise SheetError(f"cannot append row {rid!r}: it is already in the sheet")
-                data = {k: _storable(v) for k, v in cells.items() if k != "id"}
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming"
+                " (id TEXT PRIMARY KEY, cells TEXT NOT NULL, guard TEXT)"
+            )
+            db.execute("DELETE FROM incoming")
+            try:
+                self._stage(db, change)
+                missing = [
+                    r
+                    for (r,) in db.execute(
+                        "SELECT id FROM incoming WHERE id NOT IN (SELECT id FROM rows)"
+                        " ORDER BY id LIMIT 10"
+                    )
+                ]
+                if missing:
+                    raise SheetError(f"rows vanished while writing: {missing}")
+                kept = self._guard(db)
                 db.execute(
-                    "INSERT INTO rows (id, position, data) VALUES (?, ?, ?)",
-                    (rid, last + i, json.dumps(data)),
+                    "UPDATE rows SET data = p.new FROM (SELECT i.id, json_patch(r.data, i.cells)"
+                    " AS new FROM incoming i JOIN rows r ON r.id = i.id) AS p"
+                    " WHERE rows.id = p.id AND rows.data IS NOT p.new"
                 )
-                known.add(rid)
+            finally:
+                db.execute("DELETE FROM incoming")
+            self._append(db, change.appends)
             if change.sort_by:
                 self._sort(db, change.sort_by)
         return kept
+
+    @staticmethod
+    def _stage(db: sqlite3.Connection, change: SheetWrite) -> None:
+        """The updates into the temporary ``incoming`` table, one JSON object per row."""
+        db.executemany(
+            "INSERT INTO incoming (id, cells, guard) VALUES (?, ?, ?)",
+            (
+                (
+                    rid,
+                    json.dumps({c: _storable(v) for c, v in cells.items()}),
+                    json.dumps(g) if (g := change.expected.get(rid)) else None,
+                )
+                for rid, cells in change.updates.items()
+            ),
+        )
+
+    def _guard(self, db: sqlite3.Connection) -> list[dict[str, str]]:
+        """Compare-and-set for guarded cells: a cell that no longer holds what the writer read
+        (a person typed there meanwhile) keeps its value and leaves the update. SQLite picks
+        the rows whose cell differs in any way; the exact check (as people read the cell) runs
+        here on those few."""
+        kept: list[dict[str, str]] = []
+        suspects = db.execute(
+            "SELECT i.id, i.cells, i.guard, r.data FROM incoming i JOIN rows r ON r.id = i.id"
+            " WHERE i.guard IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(i.guard) g"
+            " WHERE json_extract(r.data, '$.\"' || g.key || '\"') IS NOT g.value)"
+        ).fetchall()
+        for rid, cells_text, guard_text, data in suspects:
+            cells, now_cells = json.loads(cells_text), json.loads(data)
+            dropped = False
+            for col, want in json.loads(guard_text).items():
+                now = as_text(now_cells.get(col))
+                if col in cells and now.strip() != str(want).strip():
+                    kept.append({"id": rid, "column": col, "current": now})
+                    del cells[col]
+                    dropped = True
+            if dropped:
+                db.execute("UPDATE incoming SET cells = ? WHERE id = ?", (json.dumps(cells), rid))
+        return kept
+
+    @staticmethod
+    def _append(db: sqlite3.Connection, appends: list[dict[str, Cell]]) -> None:
+        if not appends:
+            return
+        ids = [str(cells["id"]) for cells in appends]
+        (last,) = db.execute("SELECT COALESCE(MAX(position), 0) FROM rows").fetchone()
+        db.execute("SAVEPOINT appending")
+        try:
+            db.executemany(
+                "INSERT INTO rows (id, position, data) VALUES (?, ?, json(?))",
+                (
+                    (
+                        rid,
+                        last + i,
+                        json.dumps({k: _storable(v) for k, v in c.items() if k != "id"}),
+                    )
+                    for i, (rid, c) in enumerate(zip(ids, appends, strict=True), start=1)
+                ),
+            )
+        except sqlite3.IntegrityError:  # an id is taken: name it (the whole write rolls back)
+            db.execute("ROLLBACK TO appending")
+            seen: set[str] = set()
+            rid = next(i for i in ids if i in seen or seen.add(i) or _has_row(db, i))
+            raise SheetError(f"cannot append row {rid!r}: it is already in the sheet") from None
+        db.execute("RELEASE appending")
 
     @staticmethod
     def _cell(db: sqlite3.Connection, rid: str, column: str) -> str | None:
@@ -247,20 +362,17 @@ class LocalSheet:
 
     @staticmethod
     def _sort(db: sqlite3.Connection, column: str) -> None:
-        rows = list(
-            db.execute("SELECT id, json_extract(data, ?), position FROM rows", (f'$."{column}"',))
-        )
-
-        def key(item: tuple[str, object, float]) -> tuple[int, float, float]:
-            _, value, pos = item
-            try:
-                return (0, float(value), pos)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                return (1, 0.0, pos)
-
-        rows.sort(key=key)
-        db.executemany(
-            "UPDATE rows SET position = ? WHERE id = ?", [(i, r[0]) for i, r in enumerate(rows, 1)]
+        """Order rows by ``column`` ascending, numbers first, blanks and text last, ties kept in
+        their order; only rows whose place changes are written."""
+        db.execute(
+            "UPDATE rows SET position = o.k FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY"
+            " CASE WHEN typeof(v) IN ('integer', 'real') THEN 0 WHEN typeof(v) = 'text'"
+            " AND trim(v) <> '' AND trim(v) NOT GLOB '*[^0-9.eE+-]*' THEN 0 ELSE 1 END,"
+            " CASE WHEN typeof(v) IN ('integer', 'real') THEN v WHEN typeof(v) = 'text'"
+            " THEN CAST(trim(v) AS REAL) END, position, rid) AS k FROM (SELECT id, rowid AS rid,"
+            " position, json_extract(data, ?) AS v FROM rows)) AS o"
+            " WHERE rows.id = o.id AND rows.position IS NOT o.k",
+            (_path(column),),
         )
 
     # -- editing (people: the grid, UMAP actions, `sheet update`, undo) ------------------------
@@ -418,6 +530,15 @@ class LocalSheet:
             )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur]
+
+
+def _has_row(db: sqlite3.Connection, rid: str) -> bool:
+    return db.execute("SELECT 1 FROM rows WHERE id = ? LIMIT 1", (rid,)).fetchone() is not None
+
+
+def _path(column: str) -> str:
+    """The JSON path of a column's cell in a row's ``data``."""
+    return f'$."{column}"'
 
 
 def _new_action() -> str:

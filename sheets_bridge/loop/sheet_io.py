@@ -1,0 +1,77 @@
+"""The sheet side of push and pull: one read, one write, and only what a step needs.
+
+``push_rows`` merges fresh model cells into a sheet; ``pull_table`` reads what a pull needs. The
+local sheet reads only the cells and rows these steps use, so their cost follows the rows that
+changed rather than the size of the sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sheets_bridge.core.cells import SheetTable
+from sheets_bridge.core.rows import PushPlan, label_choices, plan_push
+from sheets_bridge.core.schema import BRIDGE_COLUMNS, MODEL_COLUMNS, Schema
+from sheets_bridge.loop.window import review_window, window_note
+from sheets_bridge.sheets import PartReader, Sheet
+from sheets_bridge.store.faults import faultpoint
+
+
+def push_rows(
+    sheet: Sheet,
+    rows: dict[str, dict],
+    schema: Schema,
+    version: str,
+    classes: tuple[str, ...],
+    *,
+    limit: int = 0,
+    on_write: Callable[[], None] | None = None,
+) -> tuple[PushPlan, list[dict[str, str]], int]:
+    """Merge the model cells ``rows`` (id -> cells) into ``sheet``: one read, one write.
+
+    ``limit`` is the review window (0: every row). Returns the plan, the cells a person typed
+    during the push (kept), and how many rows stayed outside the window.
+    """
+    if reads_part(sheet):  # the push needs ids and the cells people may also type
+        table = sheet.read(columns=[c for c in schema.editable if c in MODEL_COLUMNS])
+    else:
+        table = sheet.read()
+    faultpoint("push.read")
+    pushed, outside = review_window(rows, table, limit)
+    plan = plan_push(table, pushed, schema, version, label_choices(classes))
+    if limit:
+        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
+    # Cells people may type that the push also writes (``subset``) are written only while they
+    # still hold what was read: a move typed during the push is kept.
+    editable = set(schema.editable)
+    existing = table.by_id()
+    plan.write.expected = {
+        rid: guarded
+        for rid, cells in plan.write.updates.items()
+        if rid in existing
+        and (guarded := {c: existing[rid].get(c, "") for c in cells if c in editable})
+    }
+    if on_write:
+        on_write()
+    kept = sheet.write(plan.write)
+    return plan, kept if isinstance(kept, list) else [], outside
+
+
+def pull_table(sheet: Sheet, schema: Schema) -> SheetTable:
+    """What a pull reads: the whole sheet, or, where the sheet can read part of itself, the rows
+    that hold a human or bridge cell and those whose ``subset`` a person changed. Every other row
+    holds nothing to pull and no earlier decision to clear."""
+    if not reads_part(sheet):
+        return sheet.read()
+    return sheet.read_touched([*schema.human_columns, *BRIDGE_COLUMNS], logged=["subset"])
+
+
+def reads_part(sheet: Sheet) -> bool:
+    """Whether ``sheet`` reads part of itself through its own ``read``: a subclass that changes
+    ``read`` (to watch or alter what is read) is always read whole, through it."""
+    if not isinstance(sheet, PartReader):
+        return False
+    cls = type(sheet)
+    return (
+        cls.read.__qualname__.rsplit(".", 1)[0] == cls.read_touched.__qualname__.rsplit(".", 1)[0]
+    )
