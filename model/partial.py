@@ -89,3 +89,11 @@ class PartialRun:
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def finished_models(out_dir: Path) -> list[str]:
+    """Names of the models an unfinished run in ``out_dir`` kept (``final``, ``fold0``, ...)."""
+    folder = Path(out_dir) / FOLDER
+    if not (folder / "run.json").is_file():
+        return []
+    return sorted(p.stem for p in folder.glob("*.pt"))

@@ -273,6 +273,7 @@ def train(
         progress=progress,
         engine=engine,
         ray_address=ray_address,
+        on_resume=click.echo,
     )
     m = run.metrics()
     click.echo(
@@ -356,7 +357,12 @@ def retrain(workspace: Path, epochs: int | None, preset: str | None, yes: bool) 
 
     click.echo(
         loop.retrain(
-            _open(workspace), epochs=epochs, preset=preset, progress=True, yes=yes
+            _open(workspace),
+            epochs=epochs,
+            preset=preset,
+            progress=True,
+            yes=yes,
+            on_resume=click.echo,
         ).describe()
     )
 

@@ -154,10 +154,13 @@ def train(
     on_progress: Progress | None = None,
     engine: str | None = None,
     ray_address: str | None = None,
+    on_resume: Callable[[str], None] | None = None,
 ) -> Run:
     """Train on the current version: out-of-fold predictions, embeddings, UMAP, scores, final model.
 
-    ``engine`` ("local" or "ray") and ``ray_address`` override the workspace settings.
+    ``engine`` ("local" or "ray") and ``ray_address`` override the workspace settings. A run of
+    the same version, preset and seed that stopped before it finished is resumed: the models it
+    kept are reused and ``on_resume`` hears which run and how far it got.
     """
     from model.train import run_training
 
@@ -177,8 +180,9 @@ def train(
     from model.presets import WeightsNotFoundError
 
     weights = _weights_path(ws, cfg.weights)
-    run = ws.new_run(version, preset, cfg.seed)
+    run = _start_run(ws, version, preset, cfg.folds, on_resume)
     faultpoint("train.started")
+    on_progress = _watch_saved(run, on_progress)
     try:
         metrics = run_training(
             manifest,
@@ -213,6 +217,46 @@ def train(
         eval=metrics.get("eval", {}),
     )
     return run
+
+
+def _start_run(
+    ws: Workspace, version, preset: str, folds: int, on_resume: Callable[[str], None] | None
+) -> Run:
+    """A new run folder, or the unfinished run of the same kind to resume."""
+    from model.partial import finished_models
+
+    run = ws.unfinished_run(version, preset, ws.config.seed)
+    if run is None:
+        return ws.new_run(version, preset, ws.config.seed)
+    kept = finished_models(run.path)
+    done = sum(name.startswith("fold") for name in kept)
+    final = ", the final model" if "final" in kept else ""
+    if on_resume:
+        on_resume(
+            f"resuming {'-'.join(run.id.split('-')[:2])}: {done} of {folds} fold models done"
+            f"{final} (runs/{run.id})"
+        )
+    return ws.resume_run(run)
+
+
+def _watch_saved(run: Run, on_progress: Progress | None) -> Progress:
+    """Progress that also passes the fault point ``train.saved.N`` when the N-th model of the
+    run is saved (how the tests interrupt a run after a given number of models)."""
+    seen = [len(_saved(run))]
+
+    def hook(step: str, fraction: float, *rest) -> None:
+        now = len(_saved(run))
+        while seen[0] < now:
+            seen[0] += 1
+            faultpoint(f"train.saved.{seen[0]}")
+        if on_progress:
+            on_progress(step, fraction, *rest)
+
+    return hook
+
+
+def _saved(run: Run) -> list[Path]:
+    return list((run.path / "partial").glob("*.pt"))
 
 
 # -- push --------------------------------------------------------------------------------------
@@ -467,6 +511,7 @@ def retrain(
     on_progress: Progress | None = None,
     preset: str | None = None,
     yes: bool = False,
+    on_resume: Callable[[str], None] | None = None,
 ) -> RetrainReport:
     """pull + train + push as one step (what the sheet menu's "Retrain model" runs).
 
@@ -484,6 +529,7 @@ def retrain(
         epochs=epochs,
         progress=progress,
         on_progress=lambda s, f: report(s, 0.1 + 0.8 * f),
+        on_resume=on_resume,
     )
     q = push(ws, sheet=sheet, run=run, on_progress=lambda s, f: report(s, 0.9 + 0.1 * f))
     return RetrainReport(p.as_dict(), run.id, run.metrics().get("val_accuracy"), q.as_dict())

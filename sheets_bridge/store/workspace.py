@@ -295,6 +295,35 @@ class Workspace:
         )
         return run
 
+    def unfinished_run(self, version: Version, preset: str, seed: int) -> Run | None:
+        """The newest run of ``version`` with this preset and seed that stopped before it
+        finished (interrupted, killed or failed) and kept finished models in ``partial/``: a
+        new training resumes it instead of starting over."""
+        for run in reversed(self.runs()):
+            info = run.info()
+            if (info.get("version"), info.get("preset"), info.get("seed")) != (
+                version.name,
+                preset,
+                seed,
+            ):
+                continue
+            if info.get("state") == "failed" and (run.path / "partial" / "run.json").is_file():
+                return run
+            return None  # a newer run of the same kind (done, or running) comes first
+        return None
+
+    def resume_run(self, run: Run) -> Run:
+        """Mark an unfinished run as running again in this process."""
+        self.update_run(
+            run,
+            state="running",
+            error=None,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            resumed=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        return run
+
     def update_run(self, run: Run, **fields: object) -> None:
         f = run.path / "run.json"
         info = json.loads(f.read_text(encoding="utf-8")) if f.exists() else {"id": run.id}
