@@ -813,5 +813,30 @@ def google_setup(
     click.echo(f"open the sheet: {report.sheet_url}")
 
 
+@main.group()
+def annotator() -> None:
+    """The people who vote: one sheet column each, named after the person."""
+
+
+@annotator.command("add")
+@workspace_option
+@click.argument("name")
+def annotator_add(workspace: Path, name: str) -> None:
+    """Give NAME a column (in the settings and the sheet; Google gets it at the next push)."""
+    from sheets_bridge.loop.annotators import add_annotator
+
+    click.echo(add_annotator(_open(workspace), name).message)
+
+
+@annotator.command("list")
+@workspace_option
+def annotator_list(workspace: Path) -> None:
+    """Each annotator column and how many rows hold that person's vote."""
+    from sheets_bridge.loop.annotators import progress
+
+    for p in progress(_open(workspace)):
+        click.echo(f"{p.name}\t{p.voted} of {p.rows} rows voted")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -33,6 +33,8 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "issues",
     "rank",
 )
+#: Columns whose cells are images (``=IMAGE(url)`` in Google); the grid draws them as thumbnails.
+IMAGE_COLUMNS: tuple[str, ...] = ("image",)
 BRIDGE_COLUMNS: tuple[str, ...] = ("consensus", "agreement", "status")
 DEFAULT_ANNOTATORS: tuple[str, ...] = ("annotator_1", "annotator_2")
 #: Every split a dataset may hold; the model trains and predicts out-of-fold on train + val.

@@ -601,6 +601,12 @@ class LocalSheet:
             more=matched > count_limit,
         )
 
+    def last_edit(self) -> int:
+        """The ``seq`` of the newest entry of the edit log (0: none yet)."""
+        with self._connect() as db:
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edits").fetchone()
+        return int(seq)
+
     def filled(self, columns: Sequence[str]) -> dict[str, int]:
         """How many rows hold a non-blank value in each of ``columns`` (people's progress); a
         column the sheet does not have counts 0. One pass over the rows."""

@@ -67,6 +67,7 @@ def create_app(
     app.extensions["sheets_bridge.cache"] = {}
     app.extensions["sheets_bridge.cache_lock"] = threading.Lock()
 
+    from sheets_bridge.web import grid  # noqa: F401  (the grid's routes join the api blueprint)
     from sheets_bridge.web.api import api
     from sheets_bridge.web.errors import register_error_handlers
     from sheets_bridge.web.pages import pages

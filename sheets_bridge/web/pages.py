@@ -184,15 +184,17 @@ def sheet():
     if ws.remote_sheet:
         return redirect(sheet_link(ws))
     from sheets_bridge.core.rows import label_choices
-    from sheets_bridge.core.schema import DESCRIPTIONS
+    from sheets_bridge.core.schema import DESCRIPTIONS, IMAGE_COLUMNS
 
     return render_template(
         "sheet.html",
         **_context(
             page="sheet",
             choices=label_choices(ws.classes),
+            classes=list(ws.classes),
             descriptions=DESCRIPTIONS,
             annotators=list(ws.config.annotators),
+            image_columns=list(IMAGE_COLUMNS),
         ),
     )
 

@@ -1,32 +1,168 @@
-// The local sheet grid (Tabulator): virtual rendering, sort and filter, human cells editable.
-// Each edit is saved at once as one cell; edits by other people appear within a few seconds.
+// The local sheet grid (Tabulator): the server pages, sorts and filters (a sheet may hold a
+// million rows); human cells are editable, and the keyboard votes in the reviewer's own column.
+// Every edit is one compare-and-set cell write: a cell a colleague changed meanwhile is shown,
+// never overwritten. Edits by other people appear within a few seconds.
 (function () {
   "use strict";
   const sb = window.sheetsBridge;
   const el = document.getElementById("grid");
   const choices = JSON.parse(el.dataset.choices);
+  const annotators = JSON.parse(el.dataset.annotators);
+  const imageColumns = JSON.parse(el.dataset.imageColumns);
   const descriptions = JSON.parse(el.dataset.descriptions);
   const POLL_MS = 4000;
+  const PAGE_SIZE = 100;
   const NAMES = { X: "X (ten)", x: "x (remove)", "?": "? (unsure)", "": "(empty)" };
+  // The classes in legend order (choices end with x and ?): digits 1..9, 0 vote the first ten.
+  const classes = choices.slice(0, -2);
+  const DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"];
   const labelValues = {};
   // Tabulator draws dropdown entries as HTML: a class name must stay text.
   for (const c of ["", ...choices]) labelValues[c] = sb.escapeHtml(NAMES[c] || c);
   const NUMERIC = new Set(["confidence", "label_quality", "typicality", "rank", "agreement"]);
   const WIDTH = { id: 120, label: 80, subset: 90, pred: 80, confidence: 110, label_quality: 120,
-    is_correct: 100, typicality: 110, rank: 80, note: 200, issues: 230, status: 220, nearest_label_book: 170,
+    is_correct: 100, typicality: 110, rank: 80, note: 200, issues: 260, status: 220, nearest_label_book: 170,
     duplicate_of: 130, consensus: 110, agreement: 110 };
+  const FILTER_OPS = { like: "contains", ">=": ">=", "<=": "<=", "=": "=" };
 
   let table = null;
   let seq = 0;
   let editing = null; // "id|column" of the cell being edited: polling must not overwrite it
+  let currentId = null; // the row the keys act on
+  let matched = 0;
+  let total = 0;
+  let more = false;
+  let pinned = false; // the zoom stays open until closed (click, Esc, z)
+  let progressTimer = null;
 
-  function thumbFormatter(cell) {
+  // -- who am I: "your name" (top right) picks the annotator column -------------------------------
+  const authorInput = document.getElementById("author");
+  const meSelect = document.getElementById("me");
+  const addMe = document.getElementById("add-me");
+
+  function myColumn() {
+    const name = sb.author().toLowerCase();
+    return annotators.find((a) => a.toLowerCase() === name) || null;
+  }
+
+  function showMe() {
+    const mine = myColumn();
+    meSelect.value = mine || "";
+    const name = authorInput ? authorInput.value.trim() : "";
+    addMe.hidden = !name || Boolean(mine);
+    addMe.textContent = "Add " + name + " as an annotator";
+    renderProgress();
+  }
+
+  function fillMe() {
+    const none = document.createElement("option");
+    none.value = "";
+    none.textContent = "(none: type your name)";
+    meSelect.append(none);
+    for (const a of annotators) {
+      const o = document.createElement("option");
+      o.value = a;
+      o.textContent = a;
+      meSelect.append(o);
+    }
+    meSelect.addEventListener("change", () => {
+      if (!meSelect.value) return;
+      authorInput.value = meSelect.value;
+      authorInput.dispatchEvent(new Event("change"));
+    });
+    if (authorInput) {
+      authorInput.addEventListener("change", () => { showMe(); if (onlyUnvoted()) reload(); });
+      authorInput.addEventListener("input", showMe);
+    }
+    addMe.addEventListener("click", async () => {
+      try {
+        const result = await sb.api("POST", "/api/annotators", { name: authorInput.value.trim() });
+        authorInput.value = result.name;
+        window.localStorage.setItem("sheets-bridge-author", result.name);
+        sb.toast(result.message);
+        window.location.reload(); // the new column joins the grid
+      } catch (e) {
+        sb.toast(e.message, "error");
+      }
+    });
+  }
+
+  // -- legend and progress --------------------------------------------------------------------
+  function key(k, what) {
+    const span = document.createElement("span");
+    span.className = "key";
+    const kbd = document.createElement("kbd");
+    kbd.textContent = k;
+    span.append(kbd, " " + what);
+    return span;
+  }
+
+  function renderLegend() {
+    const legend = document.getElementById("legend");
+    legend.replaceChildren();
+    classes.slice(0, DIGITS.length).forEach((c, i) => legend.append(key(DIGITS[i], c)));
+    if (classes.length > DIGITS.length) legend.append(key("Enter", "type any class, Enter"));
+    for (const [k, what] of [["x", "remove"], ["?", "unsure"], ["⌫", "clear my vote"],
+      ["j/↓ k/↑", "next / previous row"], ["z", "zoom"], ["n p", "next / previous page"], ["u", "undo"]]) {
+      legend.append(key(k, what));
+    }
+    if (classes.length <= DIGITS.length) legend.append(key("Enter", "type a class"));
+  }
+
+  let counts = [];
+  function renderProgress() {
+    const box = document.getElementById("progress");
+    box.replaceChildren();
+    const mine = myColumn();
+    for (const p of counts) {
+      const span = document.createElement("span");
+      span.className = "person" + (p.name === mine ? " me" : "");
+      span.dataset.name = p.name;
+      span.textContent = p.name + " " + p.voted.toLocaleString() + " / " + p.rows.toLocaleString();
+      span.title = p.name + " voted in " + p.voted + " of the sheet's " + p.rows + " rows";
+      box.append(span);
+    }
+  }
+
+  async function loadProgress() {
+    try {
+      counts = (await sb.api("GET", "/api/annotators")).annotators;
+      renderProgress();
+    } catch (e) {
+      // shown again at the next vote
+    }
+  }
+
+  function refreshProgress() {
+    clearTimeout(progressTimer);
+    progressTimer = setTimeout(loadProgress, 800);
+  }
+
+  // -- cells ----------------------------------------------------------------------------------
+  function thumbSrc(src) {
+    if (!src) return "";
+    if (!src.startsWith("/images/")) return src;
+    return src + (src.includes("?") ? "&" : "?") + "thumb=1";
+  }
+
+  function imageFormatter(cell) {
+    const src = cell.getValue();
+    if (!src) return "";
     const img = document.createElement("img");
+    img.className = "thumb";
     img.loading = "lazy";
     img.width = 40;
     img.height = 40;
     img.alt = "";
-    img.src = sb.thumb(cell.getRow().getData().id);
+    img.src = thumbSrc(src);
+    img.dataset.full = src;
+    img.addEventListener("mouseenter", () => { if (!pinned) zoom(src, cell.getRow().getData(), false); });
+    img.addEventListener("mouseleave", () => { if (!pinned) closeZoom(); });
+    img.addEventListener("click", (e) => {
+      e.stopPropagation();
+      setCurrent(cell.getRow().getData().id);
+      zoom(src, cell.getRow().getData(), true);
+    });
     return img;
   }
 
@@ -37,21 +173,32 @@
     return Number.isFinite(n) ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : sb.escapeHtml(v);
   }
 
+  const measure = document.createElement("canvas").getContext("2d");
+  function titleWidth(name) {
+    // The whole header name stays readable: wide enough for the text, the sort arrow and padding.
+    measure.font = "bold 13px " + getComputedStyle(document.body).fontFamily;
+    return Math.ceil(measure.measureText(name).width) + 42;
+  }
+
   function column(name, meta) {
     const col = {
       title: sb.escapeHtml(name), field: name, headerTooltip: descriptions[name] || name,
-      width: WIDTH[name] || (meta.labelColumns.includes(name) ? 130 : 120),
+      width: Math.max(WIDTH[name] || (meta.labelColumns.includes(name) ? 130 : 120), titleWidth(name)),
       headerFilter: "input", headerFilterPlaceholder: "filter", vertAlign: "middle",
+      headerWordWrap: true,
     };
     if (NUMERIC.has(name)) {
-      col.sorter = "number";
       col.formatter = numberFormatter;
       col.hozAlign = "right";
       col.headerFilter = "number";
       col.headerFilterFunc = ">=";
       col.headerFilterPlaceholder = "≥";
     }
-    if (name === "id") col.frozen = true;
+    if (imageColumns.includes(name)) {
+      Object.assign(col, { formatter: imageFormatter, width: Math.max(72, titleWidth(name)), headerSort: false,
+        headerFilter: false, hozAlign: "center" });
+    }
+    if (name === "id" || name === imageColumns[0]) col.frozen = true;
     if (meta.editable.includes(name)) {
       col.cssClass = "editable";
       if (meta.labelColumns.includes(name)) {
@@ -72,6 +219,11 @@
     return v === null || v === undefined ? "" : String(v);
   }
 
+  function conflictMessage(c) {
+    return "not saved: " + c.id + " " + c.column + " was changed to \"" + c.current +
+      "\" meanwhile; edit again to replace it";
+  }
+
   async function save(cell) {
     const row = cell.getRow().getData();
     const column = cell.getField();
@@ -82,13 +234,13 @@
       const result = await sb.edit([{ id: row.id, column, value, expected: text(cell.getOldValue()) }]);
       const written = result.edits[0].value;
       if (written !== value) cell.setValue(written, false);
-      cell.getElement().classList.add("saved");
-      setTimeout(() => cell.getElement() && cell.getElement().classList.remove("saved"), 1200);
+      flash(cell);
+      if (annotators.includes(column)) refreshProgress();
     } catch (e) {
       if (e.status === 409 && e.data && e.data.conflicts.length) {
         const c = e.data.conflicts[0];
         cell.setValue(c.current, false); // show what a colleague typed meanwhile
-        sb.toast("not saved: " + c.id + " " + c.column + " was changed to \"" + c.current + "\" meanwhile; edit again to replace it", "error");
+        sb.toast(conflictMessage(c), "error");
       } else {
         cell.restoreOldValue();
         sb.toast(e.message, "error");
@@ -96,14 +248,199 @@
     }
   }
 
+  function flash(cell) {
+    cell.getElement().classList.add("saved");
+    setTimeout(() => cell.getElement() && cell.getElement().classList.remove("saved"), 1200);
+  }
+
+  // -- keyboard review ------------------------------------------------------------------------
+  function rows() {
+    return table ? table.getRows("active") : [];
+  }
+
+  function currentRow() {
+    return rows().find((r) => r.getData().id === currentId) || null;
+  }
+
+  function setCurrent(id) {
+    const before = currentRow();
+    currentId = id;
+    const row = currentRow();
+    if (before && before !== row) before.getElement().classList.remove("current");
+    if (row) {
+      row.getElement().classList.add("current");
+      table.scrollToRow(row, "nearest", false).catch(() => {});
+      document.body.dataset.currentRow = id;
+    }
+  }
+
+  function move(step) {
+    const list = rows();
+    if (!list.length) return;
+    const at = list.findIndex((r) => r.getData().id === currentId);
+    const next = at + step;
+    if (next >= list.length) {
+      if (table.getPage() < table.getPageMax()) table.nextPage().then(() => selectEdge(true));
+      return;
+    }
+    if (next < 0) {
+      if (table.getPage() > 1) table.previousPage().then(() => selectEdge(false));
+      return;
+    }
+    setCurrent(list[next].getData().id);
+  }
+
+  function selectEdge(first) {
+    const list = rows();
+    if (list.length) setCurrent(list[first ? 0 : list.length - 1].getData().id);
+  }
+
+  async function vote(value) {
+    const row = currentRow();
+    if (!row) return;
+    const column = myColumn();
+    if (!column) {
+      sb.toast("type your name (top right) or pick your column to vote with the keys", "error");
+      return;
+    }
+    const data = row.getData();
+    const old = text(data[column]);
+    if (old === value) {
+      move(1);
+      return;
+    }
+    try {
+      const result = await sb.edit([{ id: data.id, column, value, expected: old }]);
+      await row.update({ [column]: result.edits[0].value });
+      flash(row.getCell(column));
+      refreshProgress();
+      if (currentId === data.id) move(1);
+    } catch (e) {
+      if (e.status === 409 && e.data && e.data.conflicts.length) {
+        const c = e.data.conflicts[0];
+        await row.update({ [column]: c.current }); // what a colleague typed meanwhile stays
+        sb.toast(conflictMessage(c), "error");
+      } else {
+        sb.toast(e.message, "error");
+      }
+    }
+  }
+
+  function typeIn() {
+    // Type-ahead: the reviewer's cell opens its list; typing narrows it, Enter saves.
+    const row = currentRow();
+    const column = myColumn();
+    if (!row || !column) return vote("");
+    row.getCell(column).edit(true);
+  }
+
+  function zoomCurrent() {
+    const row = currentRow();
+    const first = imageColumns.find((c) => row && row.getData()[c]);
+    if (!row || !first) return;
+    if (pinned) return closeZoom();
+    zoom(row.getData()[first], row.getData(), true);
+  }
+
+  function zoom(src, data, pin) {
+    const box = document.getElementById("zoom");
+    const img = document.getElementById("zoom-img");
+    img.src = src;
+    document.getElementById("zoom-caption").textContent =
+      [data.id, data.label && "label " + data.label, data.pred && "predicted " + data.pred]
+        .filter(Boolean).join(" · ");
+    pinned = pin;
+    box.classList.toggle("hover", !pin);
+    box.hidden = false;
+  }
+
+  function closeZoom() {
+    pinned = false;
+    document.getElementById("zoom").hidden = true;
+  }
+
+  function onKey(e) {
+    if (!table || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (editing || (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" ||
+      t.isContentEditable))) return;
+    const k = e.key;
+    let done = true;
+    if (k === "Escape") closeZoom();
+    else if (k === "ArrowDown" || k === "j") move(1);
+    else if (k === "ArrowUp" || k === "k") move(-1);
+    else if (k === "z") zoomCurrent();
+    else if (k === "n" || k === "PageDown") table.nextPage().then(() => selectEdge(true)).catch(() => {});
+    else if (k === "p" || k === "PageUp") table.previousPage().then(() => selectEdge(true)).catch(() => {});
+    else if (k === "u") undo();
+    else if (k === "x") vote("x");
+    else if (k === "?") vote("?");
+    else if (k === "Backspace" || k === "Delete") vote("");
+    else if (k === "Enter") typeIn();
+    else if (DIGITS.includes(k) && DIGITS.indexOf(k) < classes.length) vote(classes[DIGITS.indexOf(k)]);
+    else done = false;
+    if (done) e.preventDefault();
+  }
+
   async function undo() {
     try {
       const result = await sb.undo();
-      for (const a of result.applied) table.updateData([{ id: a.id, [a.column]: a.new }]);
+      for (const a of result.applied) {
+        const row = table.getRow(a.id);
+        if (row) row.update({ [a.column]: a.new });
+      }
+      refreshProgress();
       sb.toast("undone: " + sb.summary(result), result.conflicts.length ? "error" : "");
     } catch (e) {
       sb.toast(e.message, "error");
     }
+  }
+
+  // -- data: one page at a time from the server -------------------------------------------------
+  function onlyUnvoted() {
+    return document.getElementById("only-unvoted").checked;
+  }
+
+  async function request(url, config, params) {
+    const q = new URLSearchParams();
+    const size = params.size || PAGE_SIZE;
+    q.set("offset", String(((params.page || 1) - 1) * size));
+    q.set("limit", String(size));
+    const sort = (params.sort || [])[0];
+    if (sort) {
+      q.set("sort", sort.field);
+      q.set("dir", sort.dir);
+    }
+    const filters = (params.filter || []).map((f) => ({ column: f.field, op: FILTER_OPS[f.type] || "contains", value: f.value }));
+    if (filters.length) q.set("filters", JSON.stringify(filters));
+    const search = document.getElementById("search").value.trim();
+    if (search) q.set("q", search);
+    if (document.getElementById("only-issues").checked) q.set("issues", "1");
+    if (onlyUnvoted()) {
+      const mine = myColumn();
+      if (!mine) sb.toast("type your name (top right) to see your unvoted rows", "error");
+      else q.set("unvoted", mine);
+    }
+    const data = await sb.api("GET", url + "?" + q.toString());
+    if (!seq) seq = data.seq;
+    matched = data.matched;
+    total = data.total;
+    more = data.more;
+    const rowsOut = data.rows.map((r) => {
+      const o = {};
+      data.columns.forEach((c, i) => { o[c] = r[i]; });
+      return o;
+    });
+    return { data: rowsOut, last_page: Math.max(1, Math.ceil(matched / size)), last_row: matched };
+  }
+
+  function count() {
+    document.getElementById("grid-count").textContent =
+      matched.toLocaleString() + (more ? "+" : "") + " of " + total.toLocaleString() + " rows";
+  }
+
+  function reload() {
+    return table.setPage(1);
   }
 
   async function poll() {
@@ -111,9 +448,10 @@
       const data = await sb.api("GET", "/api/sheet/edits?since=" + seq);
       const updates = [];
       for (const e of data.edits) {
-        if (editing !== e.id + "|" + e.column) updates.push({ id: e.id, [e.column]: e.value });
+        if (editing !== e.id + "|" + e.column && table.getRow(e.id)) updates.push({ id: e.id, [e.column]: e.value });
       }
       if (updates.length) await table.updateData(updates);
+      if (data.edits.some((e) => annotators.includes(e.column))) refreshProgress();
       seq = data.seq;
     } catch (e) {
       // the server may be restarting; try again at the next tick
@@ -121,78 +459,73 @@
     setTimeout(poll, POLL_MS);
   }
 
-  function applyFilters() {
-    const text = document.getElementById("search").value.trim().toLowerCase();
-    const onlyIssues = document.getElementById("only-issues").checked;
-    table.setFilter((row) => {
-      if (onlyIssues && !row.issues) return false;
-      if (!text) return true;
-      for (const v of Object.values(row)) {
-        if (v !== null && v !== undefined && String(v).toLowerCase().includes(text)) return true;
-      }
-      return false;
-    });
-  }
-
-  function count() {
-    document.getElementById("grid-count").textContent =
-      table.getDataCount("active") + " of " + table.getDataCount() + " rows";
-  }
-
   function fitHeight() {
     return Math.max(240, window.innerHeight - el.getBoundingClientRect().top - 10) + "px";
   }
 
   async function load() {
-    const data = await sb.api("GET", "/api/sheet/rows");
-    seq = data.seq;
-    const meta = { editable: data.editable, labelColumns: data.label_columns };
-    const rows = data.rows.map((r) => {
-      const o = {};
-      data.columns.forEach((c, i) => { o[c] = r[i]; });
-      return o;
-    });
+    // The columns come from the first page; the table then asks for every page itself.
+    const first = await sb.api("GET", "/api/sheet/page?limit=0");
+    seq = first.seq;
+    const meta = { editable: first.editable, labelColumns: first.label_columns };
     // What a reviewer needs first (the image, label, prediction, issues, the cells to fill),
     // then the rest in sheet order.
-    const first = ["id", "label", "pred", "confidence", "issues", ...meta.labelColumns, "note", "subset"];
-    const order = [...first.filter((c) => data.columns.includes(c)), ...data.columns.filter((c) => !first.includes(c))];
-    const columns = order.map((c) => column(c, meta));
-    columns.splice(1, 0, { title: "image", field: "image", formatter: thumbFormatter, width: 72,
-      headerSort: false, hozAlign: "center", vertAlign: "middle", headerTooltip: descriptions.image });
+    const lead = ["id", ...imageColumns.slice(0, 1), "label", "pred", "confidence", "issues",
+      ...meta.labelColumns, "note", "subset"];
+    const order = [...lead.filter((c) => first.columns.includes(c)), ...first.columns.filter((c) => !lead.includes(c))];
     table = new Tabulator(el, {
-      data: rows,
       index: "id",
-      columns,
+      columns: order.map((c) => column(c, meta)),
       // A fixed pixel height: with a height that follows the content, every row would be drawn.
       height: fitHeight(),
       layout: "fitData",
       renderVertical: "virtual",
       rowHeight: 46,
-      placeholder: "The sheet is empty: run `sheets-bridge push` (or Push on the dashboard).",
+      pagination: true,
+      paginationMode: "remote",
+      paginationSize: PAGE_SIZE,
+      paginationSizeSelector: [50, 100, 200, 500],
+      sortMode: "remote",
+      filterMode: "remote",
+      ajaxURL: "/api/sheet/page",
+      ajaxRequestFunc: request,
+      headerFilterLiveFilterDelay: 300,
+      placeholder: "No rows: run `sheets-bridge push` (or Push on the dashboard), or clear the filters.",
+      rowFormatter: (row) => row.getElement().classList.toggle("current", row.getData().id === currentId),
     });
     table.on("cellEditing", (cell) => { editing = cell.getRow().getData().id + "|" + cell.getField(); });
     table.on("cellEditCancelled", () => { editing = null; });
     table.on("cellEdited", save);
-    table.on("dataFiltered", () => setTimeout(count, 0));
-    table.on("tableBuilt", () => {
+    table.on("rowClick", (e, row) => setCurrent(row.getData().id));
+    table.on("dataProcessed", () => {
       count();
+      if (!currentRow()) selectEdge(true);
       document.body.dataset.gridReady = "1";
+      document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+      document.body.dataset.page = String(table.getPage());
     });
     window.addEventListener("resize", () => table.setHeight(fitHeight()));
-    let typing = null; // filter once the typing pauses: each pass reads every cell of every row
+    let typing = null;
     document.getElementById("search").addEventListener("input", () => {
       clearTimeout(typing);
-      typing = setTimeout(applyFilters, 150);
+      typing = setTimeout(reload, 250);
     });
-    document.getElementById("only-issues").addEventListener("change", applyFilters);
+    document.getElementById("only-issues").addEventListener("change", reload);
+    document.getElementById("only-unvoted").addEventListener("change", reload);
+    document.getElementById("zoom").addEventListener("click", closeZoom);
+    document.addEventListener("keydown", onKey);
     const undoButton = document.createElement("button");
     undoButton.type = "button";
     undoButton.id = "undo";
     undoButton.textContent = "Undo my last edit";
     undoButton.addEventListener("click", undo);
-    document.getElementById("only-issues").closest("label").after(undoButton);
+    addMe.after(undoButton);
     setTimeout(poll, POLL_MS);
   }
 
+  fillMe();
+  renderLegend();
+  showMe();
+  loadProgress();
   load().catch((e) => sb.toast("could not load the sheet: " + e.message, "error"));
 })();
