@@ -295,7 +295,17 @@
     if (list.length) setCurrent(list[first ? 0 : list.length - 1].getData().id);
   }
 
-  async function vote(value) {
+  // Votes are sent one after another, in the order typed: a fast reviewer moves on at once and the
+  // cell shows the vote; a vote the server refuses puts back what the cell really holds.
+  let queue = Promise.resolve();
+  let pending = 0;
+
+  function counted(promise) {
+    document.body.dataset.pending = String(++pending);
+    return promise.finally(() => { document.body.dataset.pending = String(--pending); });
+  }
+
+  function vote(value) {
     const row = currentRow();
     if (!row) return;
     const column = myColumn();
@@ -305,22 +315,31 @@
     }
     const data = row.getData();
     const old = text(data[column]);
-    if (old === value) {
-      move(1);
-      return;
+    if (old !== value) {
+      row.update({ [column]: value });
+      queue = counted(queue.then(() => send(data.id, column, value, old)));
     }
+    move(1);
+  }
+
+  async function send(id, column, value, old) {
+    const show = (v) => {
+      const row = table.getRow(id);
+      if (row) row.update({ [column]: v });
+      return row;
+    };
     try {
-      const result = await sb.edit([{ id: data.id, column, value, expected: old }]);
-      await row.update({ [column]: result.edits[0].value });
-      flash(row.getCell(column));
+      const result = await sb.edit([{ id, column, value, expected: old }]);
+      const row = show(result.edits[0].value);
+      if (row) flash(row.getCell(column));
       refreshProgress();
-      if (currentId === data.id) move(1);
     } catch (e) {
       if (e.status === 409 && e.data && e.data.conflicts.length) {
         const c = e.data.conflicts[0];
-        await row.update({ [column]: c.current }); // what a colleague typed meanwhile stays
+        show(c.current); // what a colleague typed meanwhile stays, and is shown
         sb.toast(conflictMessage(c), "error");
       } else {
+        show(old);
         sb.toast(e.message, "error");
       }
     }
