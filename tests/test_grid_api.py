@@ -199,6 +199,7 @@ def test_local_sheet_page_filters_sort_and_count_limit(tmp_path):
         ("", "r 1", "/images/r%201"),
         ("lb_7", None, "/images/lb_7"),
         ("", None, ""),
+        ('=IMAGE("javascript:alert(1)")', "r1", "/images/r1"),
     ],
 )
 def test_image_cells_become_urls(cell, rid, src):

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sheets_bridge.core.cells import (
@@ -28,6 +27,7 @@ from sheets_bridge.core.cells import (
     append_note,
 )
 from sheets_bridge.core.errors import SheetError, StorageError
+from sheets_bridge.core.row_filter import RowFilter, RowPage
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
 from sheets_bridge.core.sqlite import writable as db_writable
@@ -639,40 +639,6 @@ def _new_action() -> str:
 
 #: The row key: a real column of ``rows``, not a cell of its JSON.
 KEY_COLUMN = "id"
-#: What a :class:`RowFilter` can ask of a cell.
-FILTER_OPS = ("contains", "=", ">=", "<=", "empty", "filled")
-
-
-@dataclass(frozen=True)
-class RowFilter:
-    """One condition of :meth:`LocalSheet.page`: ``contains`` (case-insensitive text; with several
-    columns, any of them), ``=`` (the cell's text, ignoring case and spaces at the ends), ``>=`` and
-    ``<=`` (numbers), ``empty`` and ``filled`` (a blank cell, or not)."""
-
-    column: str | tuple[str, ...]
-    op: str
-    value: object = None
-
-    def __post_init__(self) -> None:
-        if self.op not in FILTER_OPS:
-            raise SheetError(f"unknown filter {self.op!r}; known: {', '.join(FILTER_OPS)}")
-        if self.op in (">=", "<="):
-            try:
-                float(self.value)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise SheetError(f"filter {self.op} needs a number, not {self.value!r}") from None
-
-
-@dataclass
-class RowPage:
-    """One page of :meth:`LocalSheet.page`: the header, the rows, how many rows match the filters
-    (at most the count limit: ``more`` says there are more) and how many the sheet holds."""
-
-    header: tuple[str, ...]
-    rows: list[dict[str, object]]
-    matched: int
-    total: int
-    more: bool = False
 
 
 def _cell_sql(column: str) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from flask import current_app, g, jsonify, request
 
 from sheets_bridge.core.errors import SheetError
+from sheets_bridge.core.row_filter import FILTER_OPS, RowFilter
 from sheets_bridge.core.schema import IMAGE_COLUMNS, OVERRIDE
 from sheets_bridge.loop.annotators import add_annotator, progress
-from sheets_bridge.sheets.local import FILTER_OPS, RowFilter
 from sheets_bridge.web.api import _edit_log, api, body, editable_columns, int_arg
 from sheets_bridge.web.errors import ApiError
 
@@ -48,9 +48,11 @@ def image_src(value: object, image_id: str | None = None) -> str:
     text = "" if value is None else str(value).strip()
     found = _FORMULA.match(text)
     if found:
-        return found.group(1).replace('""', '"')
+        text = found.group(1).replace('""', '"')
     if text.startswith(("http://", "https://", "/")):
         return text
+    if ":" in text:  # another scheme (javascript:, data:): not an image this grid shows
+        text = ""
     key = text or image_id
     if not key:
         return ""

@@ -94,7 +94,9 @@ def test_keys_vote_in_my_column_and_a_colleagues_change_is_shown_not_overwritten
         row = page.locator(".tabulator-row").filter(
             has=page.locator(f".tabulator-cell[tabulator-field='id']:text-is('{ids[3]}')")
         )
-        assert row.locator(".tabulator-cell[tabulator-field='annotator_2']").inner_text() == classes[0]
+        assert (
+            row.locator(".tabulator-cell[tabulator-field='annotator_2']").inner_text() == classes[0]
+        )
         page.wait_for_selector("#progress .person.me[data-name='annotator_2']")
         page.wait_for_function(
             "() => document.querySelector(\"#progress [data-name='annotator_2']\").textContent"
