@@ -182,9 +182,11 @@ def test_local_sheet_page_filters_sort_and_count_limit(tmp_path):
             ],
         )
     )
-    got = sheet.page(0, 3, filters=[RowFilter("Ana", "empty")], count_limit=5)
+    got = sheet.page(0, 3, filters=[RowFilter("Ana", "empty")], count_limit=1)
     assert [r["id"] for r in got.rows] == ["r1", "r2", "r4"]
-    assert (got.matched, got.more, got.total) == (5, True, 10)
+    assert (got.matched, got.more, got.total) == (4, True, 10)  # counted 1 past the page
+    assert sheet.page(3, 3, filters=[RowFilter("Ana", "empty")]).rows[0]["id"] == "r5"
+    assert not sheet.page(0, 3, filters=[RowFilter("Ana", "empty")], count_limit=3).more
     assert [r["id"] for r in sheet.page(0, 2, sort="rank").rows] == ["r9", "r8"]
     assert sheet.filled(["Ana", "label", "missing"]) == {"Ana": 4, "label": 10, "missing": 0}
     with pytest.raises(SheetError, match="no column"):

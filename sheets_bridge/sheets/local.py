@@ -548,7 +548,8 @@ class LocalSheet:
 
         Only the page's rows are read and decoded, so a page costs the same at 1,000,000 rows as at
         10,000 in sheet order; filters and other sort orders scan the rows in SQL. Counting the
-        matching rows stops at ``count_limit`` (``RowPage.more`` then says there are more).
+        rows a filter matches stops ``count_limit`` rows past the page (``RowPage.more`` then says
+        there are more), so that a filter's first pages stay as cheap as its rows are common.
         Raises SheetError for a column the sheet does not have.
 
         >>> sheet.page(0, 50, filters=[RowFilter("annotator_1", "empty")]).total  # doctest: +SKIP
@@ -577,13 +578,14 @@ class LocalSheet:
                 order = f"id {way}"
             else:
                 order = f"position {way}, rowid {way}"
-            (matched,) = db.execute(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM rows{where_sql} LIMIT ?)",
-                [*args, count_limit + 1],
-            ).fetchone()
-            total = matched if not where else None
-            if total is None:
-                (total,) = db.execute("SELECT COUNT(*) FROM rows").fetchone()
+            (total,) = db.execute("SELECT COUNT(*) FROM rows").fetchone()
+            matched, cap = total, total
+            if where:  # counting stops a little past this page: the count costs what the page does
+                cap = max(0, offset) + max(0, limit) + count_limit
+                (matched,) = db.execute(
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM rows{where_sql} LIMIT ?)",
+                    [*args, cap + 1],
+                ).fetchone()
             out = []
             for rid, data in db.execute(
                 f"SELECT id, data FROM rows{where_sql} ORDER BY {order} LIMIT ? OFFSET ?",
@@ -596,9 +598,9 @@ class LocalSheet:
         return RowPage(
             header=tuple(header),
             rows=out,
-            matched=min(matched, count_limit),
+            matched=min(matched, cap),
             total=total,
-            more=matched > count_limit,
+            more=matched > cap,
         )
 
     def last_edit(self) -> int:

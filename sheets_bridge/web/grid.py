@@ -29,8 +29,9 @@ from sheets_bridge.web.errors import ApiError
 
 #: The most rows one page may ask for.
 MAX_PAGE = 1000
-#: Counting the rows a filter matches stops here ("more than 100,000"): the count is a scan.
-COUNT_LIMIT = 100_000
+#: Counting the rows a filter matches stops this far past the page ("10,100+ rows"): the count
+#: is a scan, and a reviewer pages on long before reaching the end of it.
+COUNT_LIMIT = 10_000
 #: Not sent to the grid: the image columns carry the URL the grid needs.
 _SKIP = ("url",)
 ISSUES = "issues"

@@ -100,7 +100,8 @@ def test_keys_vote_in_my_column_and_a_colleagues_change_is_shown_not_overwritten
         page.wait_for_selector("#progress .person.me[data-name='annotator_2']")
         page.wait_for_function(
             "() => document.querySelector(\"#progress [data-name='annotator_2']\").textContent"
-            " === 'annotator_2 4 / 36'"
+            " === 'annotator_2 4 / 36'",  # 3 counted at once, the colleague's at the next count
+            timeout=60_000,
         )
         loads = page.evaluate("document.body.dataset.loads")
         page.check("#only-unvoted")
