@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_grid.py                      # 10k and 1M rows
     .venv/bin/python benchmarks/bench_grid.py --rows 10000 100000  # other sizes
+    .venv/bin/python benchmarks/bench_grid.py --screenshot docs/grid.png --workspace DEMO_WS
 
 Each size is a real workspace (a small demo dataset through `init`) whose sheet.db holds that
 many synthetic rows of the sheet's real columns. Every request goes through the Flask app
@@ -94,13 +95,61 @@ def measure(ws_root: Path, rows: int, repeat: int) -> dict[str, float]:
     return out
 
 
+def screenshot(ws_root: Path, out: Path) -> None:
+    """The grid of a real workspace after a reviewer voted three rows by keyboard, with the zoom
+    of the next row's image open (Debian's Chromium through Playwright)."""
+    import io
+    import threading
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, create_app(ws_root, token=TOKEN), threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 760})
+            page.goto(f"http://127.0.0.1:{httpd.server_port}/sheet")
+            page.fill("#author", "annotator_1")
+            page.dispatch_event("#author", "change")
+            page.wait_for_selector("body[data-grid-ready='1'] .tabulator-row.current")
+            first = page.locator(".tabulator-row").first
+            first.locator(".tabulator-cell[tabulator-field='label']").click()
+            preds = page.locator(".tabulator-cell[tabulator-field='pred']").all_inner_texts()
+            legend = page.locator("#legend .key").all_inner_texts()
+            keys = {k.split()[1].lower(): k.split()[0] for k in legend if len(k.split()) == 2}
+            for pred in preds[:3]:  # agree with the model on the first three rows
+                page.keyboard.press(keys.get(pred.lower(), "j"))
+            page.wait_for_function("() => document.body.dataset.pending === '0'")
+            page.locator(".tabulator-row.current img.thumb").hover()
+            page.wait_for_function("() => document.getElementById('zoom-img').naturalWidth > 0")
+            png = page.screenshot()
+            browser.close()
+    finally:
+        httpd.shutdown()
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128)
+    image.save(out, optimize=True)
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--screenshot", type=Path, help="only save the grid's screenshot here")
+    parser.add_argument("--workspace", type=Path, help="the workspace for --screenshot")
     args = parser.parse_args()
+    if args.screenshot:
+        if not args.workspace:
+            parser.error("--screenshot needs --workspace (e.g. the demo's)")
+        screenshot(args.workspace.resolve(), args.screenshot)
+        return
     results = {}
     for n in args.rows:
         base = Path(tempfile.mkdtemp(prefix=f"bench-grid-{n}-"))
