@@ -124,7 +124,7 @@ def screenshot(ws_root: Path, out: Path) -> None:
             keys = {k.split()[1].lower(): k.split()[0] for k in legend if len(k.split()) == 2}
             for pred in preds[:3]:  # agree with the model on the first three rows
                 page.keyboard.press(keys.get(pred.lower(), "j"))
-            page.wait_for_function("() => document.body.dataset.pending === '0'")
+            page.wait_for_function("() => (document.body.dataset.pending || '0') === '0'")
             page.locator(".tabulator-row.current img.thumb").hover()
             page.wait_for_function("() => document.getElementById('zoom-img').naturalWidth > 0")
             png = page.screenshot()

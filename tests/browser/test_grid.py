@@ -74,6 +74,7 @@ def test_keys_vote_in_my_column_and_a_colleagues_change_is_shown_not_overwritten
     classes = config_mod.load(trained_workspace, env={}).classes
     open_grid(page, server, author="annotator_2")
     assert page.locator("#me").input_value() == "annotator_2"
+    assert not page.locator("#add-me").is_visible()  # annotator_2 has a column already
     legend = page.inner_text("#legend")
     assert f"1 {classes[0]}" in legend.replace("\n", " ") and "remove" in legend
     ids = page.locator(".tabulator-cell[tabulator-field='id']").all_inner_texts()[:4]
@@ -118,6 +119,7 @@ def test_a_new_person_adds_their_column_from_the_grid_and_votes_in_it(
 ):
     open_grid(page, server, author="Zoë")
     assert page.locator("#me").input_value() == ""
+    assert page.inner_text("#add-me") == "Add Zoë as an annotator"
     page.click("#add-me")
     page.wait_for_selector("#grid .tabulator-col[tabulator-field='Zoë']", timeout=20_000)
     page.wait_for_selector("body[data-grid-ready='1'] .tabulator-row.current")

@@ -40,9 +40,11 @@
   const meSelect = document.getElementById("me");
   const addMe = document.getElementById("add-me");
 
+  // Names match as the server matches them: ignoring case and runs of spaces.
+  const same = (s) => s.normalize("NFC").split(/\s+/).filter(Boolean).join(" ").toLowerCase();
   function myColumn() {
-    const name = sb.author().toLowerCase();
-    return annotators.find((a) => a.toLowerCase() === name) || null;
+    const name = same(sb.author());
+    return annotators.find((a) => same(a) === name) || null;
   }
 
   function showMe() {
