@@ -134,11 +134,15 @@ def _quiet_cleanvision() -> None:
 
 
 def merge_issues(issues: Sequence[str], quality: Sequence[str]) -> list[str]:
-    """Join the score table's ``issues`` with the quality words, row by row, without repeats."""
+    """Join the score table's ``issues`` with the quality words, row by row, without repeats; each
+    quality word becomes a part that says what to do (:func:`model.words.quality_words`)."""
+    from model.words import quality_words
+
     out = []
     for a, b in zip(issues, quality, strict=True):
         words = [w for w in str(a or "").split("; ") if w]
-        words += [w for w in str(b or "").split("; ") if w and w not in words]
+        extra = (quality_words(w) for w in str(b or "").split("; ") if w)
+        words += [w for w in extra if w not in words]
         out.append("; ".join(words))
     return out
 

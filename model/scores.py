@@ -11,9 +11,14 @@
   embedding is nearly identical (cosine >= ``NEAR_DUPLICATE``), and whether their labels differ;
   an augmented copy and its parent (or two copies of one parent) are not reported;
 - ``outlier`` (0..1): percentile of the mean cosine distance to the nearest neighbours;
+- ``class_distance`` and ``junk``: how far (robust z-score) the image lies from the nearest class
+  centroid, and whether it is that far while the model is unsure (:func:`junk_flags`);
+- ``label_example`` / ``pred_example``: the nearest label-book image of the label's class, and the
+  nearest reference of the predicted class (label-book image, else a neighbour labelled and
+  predicted as that class) for the reviewer to compare with;
 - ``cluster`` / ``cluster_split``: k-means "style" clusters of the embeddings and whether a
   cluster holds (almost) only train or only val images;
-- ``issues``: the above in short words for a reviewer, joined by ``"; "``.
+- ``issues``: the above in words for a reviewer (:mod:`model.words`), joined by ``"; "``.
 """
 
 from __future__ import annotations
@@ -23,14 +28,24 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from model import words as w
 from model.embed import normalize
 
 #: embedding cosine similarity from which two different images count as near-duplicates
 NEAR_DUPLICATE = 0.995
 #: ``outlier`` percentile from which "outlier" is reported
 OUTLIER_FLAG = 0.98
-#: an outlier the model is this unsure about may not be a numeral at all
-JUNK_OUTLIER, JUNK_CONFIDENCE = 0.95, 0.5
+#: junk: further from every class's centroid than JUNK_Z robust standard deviations of that class
+#: (median and MAD of the class's own distances, so the scale comes from the data) while
+#: the model is unsure: its confidence below JUNK_CONFIDENCE of the way from chance (1 / classes)
+#: to certainty (0.55 with 10 classes, 0.75 with 2). On the numeral demo (1,500 images, 45 planted
+#: junk) this flags 65 with precision 0.37, recall 0.53, where the earlier rule (outlier >= 0.95
+#: and confidence < 0.5) flagged 59 at 0.25 / 0.33 (benchmarks/bench_junk.py)
+JUNK_Z, JUNK_CONFIDENCE = 5.0, 0.5
+#: the earlier rule, kept for reading runs written before ``junk`` was a column
+JUNK_OUTLIER = 0.95
+#: a class needs this many images predicted as it before distances to its centroid are judged
+MIN_CLASS = 5
 #: a cluster is "train-only" ("val-only") when its val (train) share is below this fraction of
 #: the overall val (train) share; clusters of fewer than MIN_CLUSTER images are not judged
 SPLIT_SKEW, MIN_CLUSTER = 0.2, 5
@@ -54,6 +69,10 @@ COLUMNS = [
     "outlier",
     "cluster",
     "cluster_split",
+    "class_distance",
+    "junk",
+    "label_example",
+    "pred_example",
     "issues",
 ]
 
@@ -138,6 +157,49 @@ def outlier_scores(knn_sim: np.ndarray) -> np.ndarray:
     return (ranks - 1) / max(n - 1, 1)
 
 
+def class_distance(unit: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """How far each image lies from the nearest class: the smallest, over classes, robust z-score
+    of its cosine distance to the class's centroid.
+
+    A class's centroid, median and MAD come from the images predicted as it, so a class whose
+    images vary a lot tolerates more. Classes with fewer than :data:`MIN_CLASS` images are skipped
+    (all skipped: 0).
+    """
+    best = np.full(len(unit), np.inf)
+    for c in range(n_classes):
+        members = np.flatnonzero(pred == c)
+        if len(members) < MIN_CLASS:
+            continue
+        centroid = normalize(unit[members].mean(axis=0, keepdims=True))[0]
+        dist = 1.0 - unit @ centroid
+        med = np.median(dist[members])
+        mad = 1.4826 * np.median(np.abs(dist[members] - med))
+        best = np.minimum(best, (dist - med) / max(mad, 1e-6))
+    return np.where(np.isfinite(best), best, 0.0)
+
+
+def junk_flags(distance_z: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Images that may belong to no class: far from every class, and the model unsure."""
+    chance = 1.0 / max(probs.shape[1], 1)
+    unsure = probs.max(axis=1) < chance + JUNK_CONFIDENCE * (1.0 - chance)
+    return (distance_z >= JUNK_Z) & unsure
+
+
+def pred_examples(
+    pred: np.ndarray, labels: np.ndarray, suspect: np.ndarray, knn_idx: np.ndarray
+) -> np.ndarray:
+    """Index of each image's nearest neighbour labelled and predicted as its predicted class and
+    not suspect (-1: none among its neighbours)."""
+    out = np.full(len(pred), -1, dtype=np.int64)
+    ok = (labels == pred) & ~suspect
+    for i in range(len(pred)):
+        for j in knn_idx[i, 1:]:
+            if ok[j] and pred[j] == pred[i]:
+                out[i] = j
+                break
+    return out
+
+
 def style_clusters(
     unit: np.ndarray,
     splits: np.ndarray,
@@ -190,11 +252,13 @@ def score_table(
     classes: Sequence[str],
     label_book_ids: Sequence[str] = (),
     label_book_embeddings: np.ndarray | None = None,
+    label_book_labels: np.ndarray | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
     """All per-image signals as a DataFrame with :data:`COLUMNS` (same row order as ``ids``).
 
-    ``knn`` is :func:`model.embed.neighbours` of ``embeddings`` (self first).
+    ``knn`` is :func:`model.embed.neighbours` of ``embeddings`` (self first);
+    ``label_book_labels`` (class indices) picks the label book's examples per class.
     """
     labels = np.asarray(labels)
     splits_arr = np.asarray(splits, dtype=object)
@@ -206,16 +270,23 @@ def score_table(
 
     lb_id = np.full(len(ids), "", dtype=object)
     lb_sim = np.full(len(ids), np.nan)
+    label_ex = np.full(len(ids), "", dtype=object)
+    pred_ex = np.full(len(ids), "", dtype=object)
     if len(label_book_ids) and label_book_embeddings is not None:
         book = normalize(label_book_embeddings)
-        best = np.empty(len(ids), dtype=np.int64)
+        book_ids = np.asarray(label_book_ids, dtype=object)
+        book_cls = None if label_book_labels is None else np.asarray(label_book_labels)
         for start in range(0, len(ids), LABEL_BOOK_CHUNK):
-            sims = unit[start : start + LABEL_BOOK_CHUNK] @ book.T
-            best[start : start + LABEL_BOOK_CHUNK] = sims.argmax(axis=1)
-            lb_sim[start : start + LABEL_BOOK_CHUNK] = sims[
-                np.arange(len(sims)), best[start : start + LABEL_BOOK_CHUNK]
-            ]
-        lb_id = np.asarray(label_book_ids, dtype=object)[best]
+            part = slice(start, start + LABEL_BOOK_CHUNK)
+            sims = unit[part] @ book.T
+            best = sims.argmax(axis=1)
+            lb_sim[part] = sims[np.arange(len(sims)), best]
+            lb_id[part] = book_ids[best]
+            if book_cls is not None:
+                for name, cls in ((label_ex, labels[part]), (pred_ex, pred[part])):
+                    same = book_cls[None, :] == cls[:, None]
+                    pick = np.where(same, sims, -np.inf).argmax(axis=1)
+                    name[part] = np.where(same.any(axis=1), book_ids[pick], "")
 
     dup = duplicates(ids, sha256s, knn[0], knn[1], families)
     ids_arr = np.asarray(ids, dtype=object)
@@ -226,24 +297,30 @@ def score_table(
     )
     outlier = outlier_scores(knn[1])
     cluster, cluster_split = style_clusters(unit, splits_arr, seed)
+    distance_z = class_distance(unit, pred, len(classes))
+    junk = junk_flags(distance_z, probs)
+    # a predicted class the label book lacks: the nearest image labelled and predicted as it
+    near = pred_examples(pred, labels, suspect, knn[0])
+    lacking = (pred_ex == "") & (near >= 0)
+    pred_ex[lacking] = ids_arr[near[lacking]]
 
     issues = []
     for i in range(len(ids)):
+        label, guess = classes[labels[i]], classes[pred[i]]
         words = []
         if suspect[i]:
-            words.append(f"label? (pred {classes[pred[i]]} {conf[i]:.2f})")
+            words.append(w.label_words(label, guess, float(conf[i])))
         if dup[i] >= 0:
-            kind = "duplicate" if exact[i] else "near-duplicate"
-            differs = " (label differs)" if conflict[i] else ""
-            words.append(f"{kind} of {dup_of[i]}{differs}")
-        if outlier[i] >= JUNK_OUTLIER and conf[i] < JUNK_CONFIDENCE:
-            words.append("junk?")
+            other = classes[labels[dup[i]]] if conflict[i] else None
+            words.append(w.duplicate_words(str(dup_of[i]), bool(exact[i]), other))
+        if junk[i]:
+            words.append(w.junk_words(guess, float(conf[i])))
         elif outlier[i] >= OUTLIER_FLAG:
-            words.append("outlier")
+            words.append(w.outlier_words(label))
         # a style only val has is one the model cannot learn: worth a reviewer's look; train-only
         # styles are common (DCAI: 1 image in 6) and stay in the cluster_split column
         if cluster_split[i] == "val-only":
-            words.append("val-only style")
+            words.append(w.val_only_words(cluster[i]))
         issues.append("; ".join(words))
 
     return pd.DataFrame(
@@ -259,6 +336,10 @@ def score_table(
             "outlier": outlier,
             "cluster": cluster,
             "cluster_split": cluster_split,
+            "class_distance": distance_z,
+            "junk": junk,
+            "label_example": label_ex,
+            "pred_example": pred_ex,
             "issues": issues,
         },
         columns=COLUMNS,

@@ -316,6 +316,9 @@ class OutOfFoldRun:
             classes=self.classes,
             label_book_ids=list(book["id"]),
             label_book_embeddings=lb_emb,
+            label_book_labels=np.asarray(
+                [self.classes.index(c) if c in self.classes else -1 for c in book["label"]]
+            ),
             seed=self.seed,
         )
         self.timings["scores"] = time.perf_counter() - t

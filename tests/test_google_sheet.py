@@ -8,6 +8,7 @@ import pytest
 
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.rows import label_choices
+from sheets_bridge.core.schema import MODEL_COLUMNS
 from sheets_bridge.sheets import Formula, Sheet, SheetWrite
 from sheets_bridge.sheets.google.plan import SETUP_KEY
 from tests.conftest_google import *  # noqa: F403
@@ -145,7 +146,7 @@ def test_first_push_sets_the_worksheet_up_and_later_pushes_leave_people_s_format
         for p in state.protected
         for c in range(p["range"]["startColumnIndex"], p["range"]["endColumnIndex"])
     }
-    assert protected == {"id", *SCHEMA.columns[1:14], "consensus", "agreement", "status"}
+    assert protected == {"id", *MODEL_COLUMNS, "consensus", "agreement", "status"}
     assert not protected & set(SCHEMA.human_columns)
     formula = state.conditional[0]["booleanRule"]["condition"]["values"][0]["userEnteredValue"]
     assert formula == '=AND($F2<>"",$D2<>"",$F2<>$D2)'  # pred (F) differs from label (D)

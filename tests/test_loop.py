@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,14 @@ def test_the_full_loop_twice_keeps_every_human_cell_and_applies_the_decisions(de
     assert [r["id"] for r in sheet.rows] == sorted(
         ranks, key=ranks.get
     )  # sheet order = review order
+    # the first 10% of the order say why, name the prediction and what to type
+    top = [r for r in sheet.rows if ranks[r["id"]] <= math.ceil(0.1 * len(ranks))]
+    for r in top:
+        assert r["issues"] and r["pred"] in r["issues"] and "type " in r["issues"], r
+        assert "x if it does not belong in the dataset" in r["issues"] or "type x" in r["issues"]
+    # reference pictures beside every row: the label book holds every class of the demo
+    assert all(r["label_example"].startswith('=IMAGE("') for r in sheet.rows)
+    assert all(r["pred_example"].startswith('=IMAGE("') for r in sheet.rows)
 
     # round 1: fix two planted wrong labels, remove one junk image, a typo, a note with a formula
     flips = truth[(truth.problem == "wrong_label") & truth.split.isin(["train", "val"])].head(2)

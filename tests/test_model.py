@@ -144,6 +144,10 @@ def test_run_writes_every_file_with_the_promised_shapes(run, dataset):
         "outlier",
         "cluster",
         "cluster_split",
+        "class_distance",
+        "junk",
+        "label_example",
+        "pred_example",
         "issues",
     ]
     assert scores["id"].tolist() == pool["id"].tolist()
@@ -230,7 +234,10 @@ def test_byte_identical_copy_with_another_label_is_reported(run):
     assert scores.at["copy-of-i-1", "duplicate_of"] == "i-1"
     assert scores.at["i-1", "duplicate_of"] == "copy-of-i-1"
     assert str(scores.at["i-1", "duplicate_conflict"]) == "True"
-    assert "duplicate of copy-of-i-1 (label differs)" in scores.at["i-1", "issues"]
+    assert (
+        "duplicate: the same file as copy-of-i-1, which is labelled ii: type the right class in "
+        "both rows" in scores.at["i-1", "issues"]
+    )
 
 
 def test_progress_reaches_one_in_order(run):

@@ -88,12 +88,48 @@ def test_score_table_words_for_reviewers():
         classes=["i", "ii"],
         label_book_ids=["book-i", "book-ii"],
         label_book_embeddings=np.eye(3, dtype=np.float32)[:2],
+        label_book_labels=np.array([0, 1]),
     )
-    assert "label? (pred ii 0.98)" in table.at[3, "issues"]
-    assert table.at[20, "issues"].startswith("duplicate of img-021")
+    assert table.at[3, "issues"].startswith(
+        "label?: looks like ii (98%), labelled i: type ii in your column if you agree, "
+        "i if the label is right, x if it does not belong in the dataset"
+    )
+    assert table.at[20, "issues"].startswith("duplicate: the same file as img-021")
     assert table.at[0, "nearest_label_book"] == "book-i"
     assert table.at[15, "nearest_label_book"] == "book-ii"
     assert table["label_quality"].idxmin() == 3
+    # the references to compare with: the label's class in the label book, and the prediction's
+    assert table.at[3, "label_example"] == "book-i" and table.at[3, "pred_example"] == "book-ii"
+    assert table.at[15, "label_example"] == table.at[15, "pred_example"] == "book-ii"
+
+
+def test_junk_is_far_from_every_class_and_unsure():
+    rng = np.random.default_rng(0)
+    emb = blobs(40, [[1, 0, 0], [0, 1, 0]], spread=0.1)
+    emb = np.concatenate([emb, np.array([[0, 0, 1], [0.6, 0, 1]], dtype=np.float32)])
+    labels = np.array([0] * 40 + [1] * 40 + [0, 1])
+    probs = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
+    probs[80:] = [[0.55, 0.45], [0.45, 0.55]]  # far from both classes and unsure: junk
+    probs[5] = [0.45, 0.55]  # unsure but where class 0 lives: not junk
+    ids = [f"img-{i:03d}" for i in range(len(emb))]
+    table = score_table(
+        ids=ids,
+        labels=labels,
+        splits=list(rng.choice(["train", "val"], len(emb))),
+        sha256s=ids,
+        families=ids,
+        probs=probs,
+        embeddings=emb,
+        knn=neighbours(emb, 16),
+        classes=["i", "ii"],
+    )
+    assert table["junk"].tolist() == [False] * 80 + [True, True]
+    assert "junk?: unlike every class (best guess i, 55%)" in table.at[80, "issues"]
+    assert "type x in your column" in table.at[81, "issues"]
+    # no label book: the example of the predicted class is a clean neighbour of that class
+    assert table.at[45, "pred_example"] in set(ids[40:80]) - {ids[45]}
+    assert table.at[45, "label_example"] == ""
+    assert table.at[5, "pred_example"] == ""  # no image of ii among its neighbours
 
 
 def test_tiny_sets_get_a_pca_map():

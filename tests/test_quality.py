@@ -66,11 +66,19 @@ def test_gray_file_among_colour_files_is_grayscale(tmp_path):
     assert table["is_grayscale"].sum() == 1
 
 
-def test_merge_keeps_order_and_drops_repeats():
+def test_merge_keeps_order_says_what_to_do_and_drops_repeats():
+    from model.words import quality_words
+
+    blurry = quality_words("blurry")
     merged = merge_issues(
-        ["label? (pred a 0.9)", "", "blurry"], ["very dark", "", "blurry; odd size"]
+        ["label?: looks like a (90%)", "", blurry], ["very dark", "", "blurry; odd size"]
     )
-    assert merged == ["label? (pred a 0.9); very dark", "", "blurry; odd size"]
+    assert merged == [
+        f"label?: looks like a (90%); {quality_words('very dark')}",
+        "",
+        f"{blurry}; {quality_words('odd size')}",
+    ]
+    assert blurry.startswith("blurry: ") and "x if it does not belong" in blurry
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

@@ -114,7 +114,8 @@ def test_propose_uses_the_latest_runs_clusters_and_apply_makes_a_version(ws):
     first = proposals.iloc[0]
     assert (
         text[first["id"]]
-        == f"suggest: move to {first['to_split']} ({first['reason'].split(' (')[0]})"
+        == f"suggest: move to {first['to_split']} ({first['reason'].split(' (')[0]}): "
+        f"type {first['to_split']} in subset to accept"
     )
     version = apply(ws, proposals)
     ws = Workspace(ws.root)

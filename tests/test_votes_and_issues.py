@@ -9,7 +9,7 @@ from sheets_bridge import loop
 from sheets_bridge.core.consensus import decide
 from sheets_bridge.core.crowd import crowdlab
 from sheets_bridge.core.labels import ROMAN_CLASSES
-from sheets_bridge.core.rows import issues_cell, model_cells
+from sheets_bridge.core.rows import image_formula, issues_cell, model_cells
 from sheets_bridge.core.votes import read_votes
 from sheets_bridge.loop.report import build_report
 from sheets_bridge.web.data import umap_points
@@ -112,3 +112,22 @@ def test_model_cells_put_suggestions_after_the_models_issues():
     )
     assert rows["a"]["issues"] == "label? (pred ii 0.80); suggest: move to val (c)"
     assert rows["b"]["issues"] == "augmented from a"
+
+
+def test_a_sheet_from_before_the_reference_image_columns_gets_them_appended():
+    from sheets_bridge.core.cells import SheetTable
+    from sheets_bridge.core.rows import image_url_of, plan_push
+    from sheets_bridge.core.schema import IMAGE_COLUMNS, Schema
+
+    schema = Schema()
+    new = ("label_example", "pred_example")
+    assert set(new) < set(IMAGE_COLUMNS) and IMAGE_COLUMNS[0] == "image"
+    old_header = tuple(c for c in schema.columns if c not in new)
+    typed = {c: "" for c in old_header} | {"id": "a", "annotator_1": "ii", "note": "hm"}
+    cells = {c: "" for c in schema.columns if schema.owner(c) == "model"}
+    cells |= {"label_example": image_formula("/images/book-i"), "issues": "x"}
+    plan = plan_push(SheetTable(old_header, (typed,)), {"a": cells}, schema, "v1", ("i", "ii"))
+    assert plan.write.header == old_header + new  # appended after what people already have
+    assert "annotator_1" not in plan.write.updates["a"] and "note" not in plan.write.updates["a"]
+    assert image_url_of(str(plan.write.updates["a"]["label_example"])) == "/images/book-i"
+    assert schema.check_header(old_header) == list(new)  # reported missing, not an error

@@ -57,6 +57,7 @@ def write_run(ws: Workspace, seed: int = 0, val_accuracy: float = 0.75):
                 preds["pred"] != preds["label"], "label? (pred " + preds["pred"] + ")", ""
             ),
             "cluster": rng.integers(0, 3, len(m)),
+            "label_example": m["id"].iloc[0],
         }
     ).to_csv(run.path / "scores.csv", index=False)
     (run.path / "metrics.json").write_text(json.dumps({"val_accuracy": val_accuracy}))
@@ -442,6 +443,10 @@ def test_the_grid_reads_rows_as_arrays_and_polls_other_peoples_edits(client, ws_
     )
     assert len(data["rows"]) == 36 and all(len(r) == len(data["columns"]) for r in data["rows"])
     assert "subset" in data["editable"] and "label" not in data["editable"]
+    # reference pictures come as their URLs (the sheet holds =IMAGE("url")), like the images' paths
+    assert data["image_columns"] == ["image", "label_example", "pred_example"]
+    col = data["columns"].index("label_example")
+    assert all(str(r[col]).startswith("/images/") for r in data["rows"])
     rid = a_train_id(ws_root)
     LocalSheet(ws_root / "sheet.db").edit(
         [(rid, "annotator_2", "ii")], author="bo"

@@ -5,11 +5,13 @@ Nothing here does I/O: the loop reads the sheet and the run, these functions dec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
+from model import words
 from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.schema import KEY, MODEL_COLUMNS, SHEET_SPLITS, Schema, duplicate_ids
@@ -20,8 +22,23 @@ def image_formula(url: str) -> Formula:
     return Formula('=IMAGE("' + url.replace('"', '""') + '")')
 
 
-#: how the parts of an ``issues`` cell are joined (``web`` reads the first part as the issue type)
+def image_url_of(cell: str) -> str:
+    """The URL inside an ``=IMAGE("url")`` cell (a plain URL or empty cell as it is).
+
+    >>> image_url_of(image_formula('/images/a?q="b"'))
+    '/images/a?q="b"'
+    """
+    text = cell.strip()
+    if text.upper().startswith('=IMAGE("') and text.endswith('")'):
+        return text[len('=IMAGE("') : -2].replace('""', '"')
+    return text
+
+
+#: how the parts of an ``issues`` cell are joined (``web`` reads the first part's tag, the text
+#: before ``": "``, as the issue type: :func:`model.words.tag`)
 ISSUES_SEP = "; "
+#: the share of the review order (by rank) whose rows always say why they are there
+EXPLAINED_TOP = 0.10
 
 
 def issues_cell(parts: Iterable[object]) -> str:
@@ -31,8 +48,8 @@ def issues_cell(parts: Iterable[object]) -> str:
     ``"; "``-joined words), a prediction from an older run, rebalancing suggestions and the push
     (``not in dataset ...``). Empty parts are skipped; a part already present is not repeated.
 
-    >>> issues_cell(["augmented from a", "", "label? (pred ii 0.90); outlier", "outlier"])
-    'augmented from a; label? (pred ii 0.90); outlier'
+    >>> issues_cell(["augmented from a", "", "label?: looks like ii; outlier: odd", "outlier: odd"])
+    'augmented from a; label?: looks like ii; outlier: odd'
     """
     words: dict[str, None] = {}
     for part in parts:
@@ -60,12 +77,16 @@ def model_cells(
     """The model-owned cells of every sheet row, keyed by id, with ``rank`` filled in.
 
     ``suggestions`` (id -> text, e.g. a rebalancing move) are added to the ``issues`` cell last.
+    Rows in the first :data:`EXPLAINED_TOP` of the order that no other part explains get an
+    ``unsure`` part (the label quality, the best guess and what to type).
+    ``label_example`` and ``pred_example`` show the scores' reference images as ``=IMAGE()``.
 
     ``predictions`` may come from a run on an earlier version: label quality is then recomputed for
     the current label from the out-of-fold probabilities (self-confidence), and images without a
     prediction get empty model cells and sort last.
     """
     rows: dict[str, dict[str, Cell]] = {}
+    guesses: dict[str, tuple[str, str, float]] = {}  # id -> label, prediction, confidence
     preds = predictions.set_index("id") if predictions is not None else None
     sc = scores.set_index("id") if scores is not None else None
     for m in manifest[manifest["split"].isin(SHEET_SPLITS)].itertuples(index=False):
@@ -80,6 +101,8 @@ def model_cells(
             p = preds.loc[m.id]
             pred, conf = str(p["pred"]), _num(p["confidence"])
             cells.update(pred=pred, confidence=conf, is_correct=pred == m.label)
+            if conf is not None:
+                guesses[m.id] = (str(m.label), pred, conf)
             s = sc.loc[m.id] if sc is not None and m.id in sc.index else None
             same_label = str(p.get("label", m.label)) == m.label
             if s is not None and same_label:
@@ -89,13 +112,16 @@ def model_cells(
                 if nb:
                     sim = _num(s.get("nearest_label_book_similarity"), 2)
                     cells["nearest_label_book"] = f"{nb} ({sim})" if sim is not None else nb
+                for column in ("label_example", "pred_example"):
+                    ref = str(s.get(column, "") or "")
+                    cells[column] = image_formula(image_url(ref)) if ref else ""
                 cells["duplicate_of"] = str(s.get("duplicate_of", "") or "")
                 if s.get("issues"):
                     issues.append(str(s["issues"]))
             else:
                 quality = _num(p.get(f"p_{m.label}"))
                 if pred != m.label and conf is not None:
-                    issues.append(f"label? (pred {pred} {conf:.2f})")
+                    issues.append(words.label_words(str(m.label), pred, conf))
         cells["label_quality"] = quality
         cells["issues"] = issues_cell([*issues, (suggestions or {}).get(m.id, "")])
         rows[m.id] = cells
@@ -104,6 +130,15 @@ def model_cells(
     )
     for n, rid in enumerate(order, start=1):
         rows[rid]["rank"] = n
+    top = math.ceil(EXPLAINED_TOP * sum(r["label_quality"] is not None for r in rows.values()))
+    for rid in order[:top]:
+        cells = rows[rid]
+        said = {words.tag(part) for part in str(cells["issues"]).split(ISSUES_SEP)}
+        if rid in guesses and not said & {"label?", "unsure"}:
+            label, pred, conf = guesses[rid]
+            quality = cells["label_quality"]
+            why = words.unsure_words(label, pred, conf, quality)  # type: ignore[arg-type]
+            cells["issues"] = issues_cell([cells["issues"], why])
     return rows
 
 

@@ -29,12 +29,14 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "is_correct",
     "typicality",
     "nearest_label_book",
+    "label_example",
+    "pred_example",
     "duplicate_of",
     "issues",
     "rank",
 )
-#: Columns whose cells are images (``=IMAGE(url)`` in Google); the grid draws them as thumbnails.
-IMAGE_COLUMNS: tuple[str, ...] = ("image",)
+#: Columns that show a picture: ``=IMAGE(url)`` in Google Sheets, a thumbnail in the local grid.
+IMAGE_COLUMNS: tuple[str, ...] = ("image", "label_example", "pred_example")
 BRIDGE_COLUMNS: tuple[str, ...] = ("consensus", "agreement", "status")
 DEFAULT_ANNOTATORS: tuple[str, ...] = ("annotator_1", "annotator_2")
 #: Every split a dataset may hold; the model trains and predicts out-of-fold on train + val.
@@ -56,7 +58,10 @@ DESCRIPTIONS: dict[str, str] = {
     "label_quality": "how much the model believes the given label (0 = doubt, 1 = sure)",
     "is_correct": "TRUE when the prediction equals the label",
     "typicality": "cosine similarity to the label's class centroid",
-    "nearest_label_book": "closest clean reference example and its similarity",
+    "nearest_label_book": "closest label-book (clean reference) image: its id, class and similarity",
+    "label_example": "the label-book image of the label's class closest to this one, to compare",
+    "pred_example": "the closest reference image of the predicted class (label book, else a "
+    "neighbour labelled and predicted as it), to compare",
     "duplicate_of": "an identical or near-identical image",
     "issues": "what a reviewer should check, in words",
     "rank": "review order: 1 = look first (lowest label quality)",

@@ -218,14 +218,18 @@ def held_back(
         return out
     ids = scores["id"].astype(str)
     issues = scores["issues"].astype(str) if "issues" in scores.columns else ids.map(lambda _: "")
-    exact = issues.str.contains(r"(?:^|; )duplicate of", regex=True)
+    # "duplicate: the same file as ..." (older runs: "duplicate of ...")
+    exact = issues.str.contains(r"(?:^|; )duplicate(?::| of)", regex=True)
     flags = [(exact, "duplicate")]
     if trust_model:
         if "suspect" in scores.columns:
             flags.append((scores["suspect"].astype(str).str.lower().isin(["true", "1"]), "suspect"))
         if "duplicate_of" in scores.columns:
             flags.append((scores["duplicate_of"].astype(str).str.len() > 0, "duplicate"))
-        flags.append((issues.str.contains("junk?", regex=False), "junk?"))
+        junk = issues.str.contains("junk?", regex=False)
+        if "junk" in scores.columns:
+            junk |= scores["junk"].astype(str).str.lower().isin(["true", "1"])
+        flags.append((junk, "junk?"))
     for flag, why in flags:
         out.update({i: out.get(i, why) for i in ids[flag.to_numpy()]})
     return out

@@ -226,7 +226,13 @@ def propose(ws: Workspace, *, tolerance: float = TOLERANCE) -> pd.DataFrame:
             frozen = {
                 i for i, t in zip(ids, scores["issues"].astype(str), strict=True) if JUNK in t
             }
-        if "outlier" in scores.columns:  # the rule behind "junk?", whatever words show it
+        if "junk" in scores.columns:  # the flag behind "junk?", whatever words show it
+            frozen |= {
+                i
+                for i, j in zip(ids, scores["junk"].astype(str).str.lower(), strict=True)
+                if j in ("true", "1")
+            }
+        elif "outlier" in scores.columns:  # runs written before the flag was a column
             from model.scores import JUNK_CONFIDENCE, JUNK_OUTLIER
 
             preds = run.predictions()
@@ -259,8 +265,8 @@ def write_suggestions(ws: Workspace, proposals: pd.DataFrame) -> Path:
 
 
 def suggestion_text(ws: Workspace) -> dict[str, str]:
-    """``{id: "suggest: move to val (cluster 3 is 95% train)"}`` for the stored suggestions that
-    still apply (the image is still in the split the suggestion moves it from)."""
+    """``{id: "suggest: move to val (cluster 3 is 95% train): type val in subset to accept"}`` for
+    the stored suggestions that still apply (the image is still in the split the suggestion moves it from)."""
     path = ws.root / SUGGESTIONS_FILE
     if not path.exists():
         return {}
@@ -269,7 +275,10 @@ def suggestion_text(ws: Workspace) -> dict[str, str]:
     out = {}
     for r in df.itertuples(index=False):
         if split.get(r.id) == r.from_split:
-            out[r.id] = f"suggest: move to {r.to_split} ({r.reason.split(' (')[0]})"
+            reason = r.reason.split(" (")[0]
+            out[r.id] = (
+                f"suggest: move to {r.to_split} ({reason}): type {r.to_split} in subset to accept"
+            )
     return out
 
 

@@ -19,7 +19,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from sheets_bridge.core.errors import ConfigError, SheetError
 from sheets_bridge.core.labels import normalize
-from sheets_bridge.core.schema import NOTE, OVERRIDE, SHEET_SPLITS
+from sheets_bridge.core.rows import image_url_of
+from sheets_bridge.core.schema import IMAGE_COLUMNS, NOTE, OVERRIDE, SHEET_SPLITS
 from sheets_bridge.loop.jobs import Jobs
 from sheets_bridge.loop.presets import check_preset
 from sheets_bridge.sheets import CellChange, EditLog, EditResult
@@ -369,8 +370,16 @@ def _edit_log(ws) -> EditLog:
     return sheet
 
 
-#: Not sent to the grid: it draws the image from the id and does not need the formula or URL.
+#: Not sent to the grid: it draws the row's own image from the id and does not need the URL.
 _GRID_SKIP = ("image", "url")
+
+
+def _grid_cell(column: str, value: object) -> object:
+    """What the grid gets for a cell: the image URL for a picture column (``=IMAGE("url")`` in the
+    sheet), else the value."""
+    if column in IMAGE_COLUMNS and isinstance(value, str):
+        return image_url_of(value)
+    return value
 
 
 @api.get("/sheet/rows")
@@ -381,13 +390,14 @@ def sheet_rows():
     log = sheet.edit_log(0)
     records = sheet.records()
     columns = ["id", *[c for c in sheet.header() if c not in ("id", *_GRID_SKIP)]]
-    rows = [[r.get(c) for c in columns] for r in records]
+    rows = [[_grid_cell(c, r.get(c)) for c in columns] for r in records]
     return jsonify(
         {
             "columns": columns,
             "rows": rows,
             "editable": list(editable_columns(ws)),
             "label_columns": [*ws.config.annotators, OVERRIDE],
+            "image_columns": [c for c in IMAGE_COLUMNS if c in columns or c == "image"],
             "seq": log[-1]["seq"] if log else 0,
         }
     )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sheets_bridge.core.consensus import decide_votes
+from sheets_bridge.core.rows import ISSUES_SEP
 from sheets_bridge.core.schema import SHEET_SPLITS
 from sheets_bridge.core.votes import RowVotes, read_votes, shown
 from sheets_bridge.store.workspace import Run, Workspace
@@ -139,13 +140,15 @@ def umap_run(ws: Workspace) -> Run | None:
 
 
 def _issue_type(text: str) -> str:
-    """The kind of the first (most important) issue: "label?", "near-duplicate", "junk?", ..."""
-    first = text.split(";")[0].strip()
+    """The kind of the first (most important) issue: "label?", "near-duplicate", "junk?", ...
+
+    The tag before ``": "`` (older runs' short words: what names no image or number)."""
+    from model.words import tag
+
+    first = text.split(ISSUES_SEP)[0].strip()
     if not first:
         return "none"
-    # Drop what names a particular image or number: "near-duplicate of img-12" -> "near-duplicate".
-    kind = re.split(r"\s+(?:of|from)\s+|\s*\(|\s+\d", first, maxsplit=1)[0].strip()
-    return kind or "other"
+    return tag(first) or "other"
 
 
 def _agreement(rv: RowVotes) -> str:

@@ -10,9 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from sheets_bridge.core.schema import IMAGE_COLUMNS
 from sheets_bridge.sheets.google.plan import SETUP_KEY, _runs, col_letter
 
-WIDTHS = {"id": 150, "image": 90, "url": 200, "issues": 260, "note": 220, "nearest_label_book": 160}
+WIDTHS = {
+    **dict.fromkeys(IMAGE_COLUMNS, 90),
+    "id": 150,
+    "url": 200,
+    "issues": 260,
+    "note": 220,
+    "nearest_label_book": 160,
+}
 ROW_HEIGHT = 64  # pixels: enough for a legible =IMAGE() thumbnail
 NOTE = "note"
 
@@ -127,7 +135,7 @@ def setup_requests(
         reqs.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
     reqs += [_protect(sheet_id, a, b) for a, b in _runs(idx[n] for n in tool if n in idx)]
     reqs += [_width(sheet_id, idx[n], px) for n, px in WIDTHS.items() if n in idx]
-    if "image" in idx and data_rows:
+    if any(c in idx for c in IMAGE_COLUMNS) and data_rows:
         reqs.append(_row_heights(sheet_id, 1, data_rows + 1))
     marker = {
         "metadataKey": SETUP_KEY,
@@ -168,7 +176,7 @@ def growth_requests(
             for c, name in enumerate(header):
                 if name in human and name != NOTE and c not in new_columns:
                     reqs.append(_validation(sheet_id, c, choices, r0, r1 + 1))
-        if "image" in header:
+        if any(c in header for c in IMAGE_COLUMNS):
             reqs.append(_row_heights(sheet_id, r0, r1 + 1))
     return reqs
 
