@@ -15,13 +15,13 @@ blank (a person's "my unvoted rows").
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import current_app, g, jsonify, request
 
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.row_filter import FILTER_OPS, RowFilter
+from sheets_bridge.core.rows import image_url_of
 from sheets_bridge.core.schema import IMAGE_COLUMNS, OVERRIDE
 from sheets_bridge.loop.annotators import add_annotator, progress
 from sheets_bridge.web.api import _edit_log, api, body, editable_columns, int_arg
@@ -40,16 +40,12 @@ ISSUES = "issues"
 _SEARCHED = ("id", "label", "pred", ISSUES, "note", OVERRIDE, "consensus", "status", "subset")
 _OPS = {"like": "contains", "contains": "contains", "=": "=", ">=": ">=", "<=": "<="}
 _OPS.update({op: op for op in FILTER_OPS})
-_FORMULA = re.compile(r'^=IMAGE\(\s*"((?:[^"]|"")*)"', re.IGNORECASE)
 
 
 def image_src(value: object, image_id: str | None = None) -> str:
     """The URL an image cell shows: the URL of ``=IMAGE("...")``, a URL or path as it is, or an
     image id (this server's ``/images/<id>``); ``image_id`` stands in for an empty cell."""
-    text = "" if value is None else str(value).strip()
-    found = _FORMULA.match(text)
-    if found:
-        text = found.group(1).replace('""', '"')
+    text = "" if value is None else image_url_of(str(value))
     if text.startswith(("http://", "https://", "/")):
         return text
     if ":" in text:  # another scheme (javascript:, data:): not an image this grid shows
