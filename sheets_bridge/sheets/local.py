@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS header (position INTEGER PRIMARY KEY, name TEXT NOT N
 CREATE TABLE IF NOT EXISTS rows (
     id TEXT PRIMARY KEY,
     position REAL NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
+    data TEXT NOT NULL DEFAULT '{}',
+    pushed INTEGER
 );
 CREATE INDEX IF NOT EXISTS rows_position ON rows(position);
 CREATE TABLE IF NOT EXISTS edits (
@@ -51,6 +52,16 @@ CREATE TABLE IF NOT EXISTS edits (
 """
 #: Added after the first release: sheets made before them get the columns on open.
 _EDIT_COLUMNS = {"action": "TEXT", "undoes": "TEXT"}
+_ROW_COLUMNS = {"pushed": "INTEGER"}
+#: ``rows.pushed`` is the fingerprint of the model cells the last push wrote into the row
+#: (``core.rows.row_digest``): while it holds, the next push can skip the row. Any other change
+#: to the row's cells (a person's edit, a pull, a script) makes it unknown again, whichever code
+#: wrote it, so the next push compares that row in full.
+_PUSHED_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS rows_pushed_stale AFTER UPDATE OF data ON rows
+WHEN NEW.pushed IS OLD.pushed AND OLD.pushed IS NOT NULL
+BEGIN UPDATE rows SET pushed = NULL WHERE rowid = NEW.rowid; END
+"""
 
 
 class _DryRun(Exception):
@@ -115,15 +126,19 @@ class LocalSheet:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        """Add the edit log's newer columns to a file written by an older version."""
-        have = {r[1] for r in db.execute("PRAGMA table_info(edits)")}
-        for name, kind in _EDIT_COLUMNS.items():
-            if have and name not in have:
-                try:
-                    db.execute(f"ALTER TABLE edits ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process added it first
-                    if "duplicate column" not in str(exc):
-                        raise
+        """Add the newer columns (and the push fingerprint's trigger) to a file written by an
+        older version."""
+        for table, columns in (("edits", _EDIT_COLUMNS), ("rows", _ROW_COLUMNS)):
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if have and name not in have:
+                    try:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'rows'").fetchone():
+            db.execute(_PUSHED_TRIGGER)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -157,15 +172,21 @@ class LocalSheet:
         with self._connect() as db:
             return tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
 
-    def read(self, columns: Collection[str] | None = None) -> SheetTable:
+    def read(
+        self, columns: Collection[str] | None = None, ids: Collection[str] | None = None
+    ) -> SheetTable:
         """The sheet as text. ``columns``: read only these cells of each row (the header stays
-        whole), which spares parsing every cell of a large sheet."""
+        whole), which spares parsing every cell of a large sheet. ``ids``: only these rows (in
+        sheet order; ids not in the sheet are left out)."""
+        where, args = ("", []) if ids is None else (_IN_IDS, [json.dumps(list(ids))])
         with self._connect() as db:
             header = tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
             if columns is not None:
-                return SheetTable(header, tuple(self._narrow(db, header, columns, "")))
+                return SheetTable(header, tuple(self._narrow(db, header, columns, where, args)))
             rows = []
-            for rid, data in db.execute("SELECT id, data FROM rows ORDER BY position, rowid"):
+            for rid, data in db.execute(
+                f"SELECT id, data FROM rows {where} ORDER BY position, rowid", args
+            ):
                 cells = json.loads(data)
                 row = {c: as_text(cells.get(c)) for c in header}
                 row["id"] = rid
@@ -202,14 +223,28 @@ class LocalSheet:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
 
+    def push_state(self) -> dict[str, int | None]:
+        """Every row's id and the fingerprint of the model cells the last push wrote there
+        (``None`` where unknown: a row changed since, or never pushed with one)."""
+        with self._connect() as db:
+            try:
+                return dict(db.execute("SELECT id, pushed FROM rows").fetchall())
+            except sqlite3.OperationalError:  # an older file opened read-only: no fingerprints
+                return dict.fromkeys(i for (i,) in db.execute("SELECT id FROM rows"))
+
     @staticmethod
     def _narrow(
-        db: sqlite3.Connection, header: tuple[str, ...], columns: Collection[str], where: str
+        db: sqlite3.Connection,
+        header: tuple[str, ...],
+        columns: Collection[str],
+        where: str,
+        args: list[object] = (),  # type: ignore[assignment]
     ) -> Iterator[dict[str, str]]:
         cols = [c for c in header if c in columns and c != "id"]
         picks = "".join(", json_extract(data, ?)" for _ in cols)
         for rid, *values in db.execute(
-            f"SELECT id{picks} FROM rows {where} ORDER BY position, rowid", [_path(c) for c in cols]
+            f"SELECT id{picks} FROM rows {where} ORDER BY position, rowid",
+            [*(_path(c) for c in cols), *args],
         ):
             row = {c: as_text(v) for c, v in zip(cols, values, strict=True)}
             row["id"] = rid
@@ -247,7 +282,7 @@ class LocalSheet:
                 db.executemany("INSERT INTO header VALUES (?, ?)", list(enumerate(merged)))
             db.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS incoming"
-                " (id TEXT PRIMARY KEY, cells TEXT NOT NULL, guard TEXT)"
+                " (id TEXT PRIMARY KEY, cells TEXT NOT NULL, guard TEXT, digest INTEGER)"
             )
             db.execute("DELETE FROM incoming")
             try:
@@ -263,13 +298,17 @@ class LocalSheet:
                     raise SheetError(f"rows vanished while writing: {missing}")
                 kept = self._guard(db)
                 db.execute(
-                    "UPDATE rows SET data = p.new FROM (SELECT i.id, json_patch(r.data, i.cells)"
-                    " AS new FROM incoming i JOIN rows r ON r.id = i.id) AS p"
-                    " WHERE rows.id = p.id AND rows.data IS NOT p.new"
+                    "UPDATE rows SET data = p.new, pushed = p.digest FROM (SELECT i.id,"
+                    " json_patch(r.data, i.cells) AS new, i.digest FROM incoming i"
+                    " JOIN rows r ON r.id = i.id) AS p WHERE rows.id = p.id AND rows.data IS NOT p.new"
+                )
+                db.execute(  # rows that already held these cells: remember the push
+                    "UPDATE rows SET pushed = i.digest FROM incoming i WHERE rows.id = i.id"
+                    " AND i.digest IS NOT NULL AND rows.pushed IS NOT i.digest"
                 )
             finally:
                 db.execute("DELETE FROM incoming")
-            self._append(db, change.appends)
+            self._append(db, change.appends, change.digests)
             if change.sort_by:
                 self._sort(db, change.sort_by)
         return kept
@@ -278,12 +317,13 @@ class LocalSheet:
     def _stage(db: sqlite3.Connection, change: SheetWrite) -> None:
         """The updates into the temporary ``incoming`` table, one JSON object per row."""
         db.executemany(
-            "INSERT INTO incoming (id, cells, guard) VALUES (?, ?, ?)",
+            "INSERT INTO incoming (id, cells, guard, digest) VALUES (?, ?, ?, ?)",
             (
                 (
                     rid,
                     json.dumps({c: _storable(v) for c, v in cells.items()}),
                     json.dumps(g) if (g := change.expected.get(rid)) else None,
+                    change.digests.get(rid),
                 )
                 for rid, cells in change.updates.items()
             ),
@@ -310,11 +350,17 @@ class LocalSheet:
                     del cells[col]
                     dropped = True
             if dropped:
-                db.execute("UPDATE incoming SET cells = ? WHERE id = ?", (json.dumps(cells), rid))
+                # the row keeps what the person typed: not what this push meant to write
+                db.execute(
+                    "UPDATE incoming SET cells = ?, digest = NULL WHERE id = ?",
+                    (json.dumps(cells), rid),
+                )
         return kept
 
     @staticmethod
-    def _append(db: sqlite3.Connection, appends: list[dict[str, Cell]]) -> None:
+    def _append(
+        db: sqlite3.Connection, appends: list[dict[str, Cell]], digests: Mapping[str, int]
+    ) -> None:
         if not appends:
             return
         ids = [str(cells["id"]) for cells in appends]
@@ -322,12 +368,13 @@ class LocalSheet:
         db.execute("SAVEPOINT appending")
         try:
             db.executemany(
-                "INSERT INTO rows (id, position, data) VALUES (?, ?, json(?))",
+                "INSERT INTO rows (id, position, data, pushed) VALUES (?, ?, json(?), ?)",
                 (
                     (
                         rid,
                         last + i,
                         json.dumps({k: _storable(v) for k, v in c.items() if k != "id"}),
+                        digests.get(rid),
                     )
                     for i, (rid, c) in enumerate(zip(ids, appends, strict=True), start=1)
                 ),
@@ -534,6 +581,10 @@ class LocalSheet:
 
 def _has_row(db: sqlite3.Connection, rid: str) -> bool:
     return db.execute("SELECT 1 FROM rows WHERE id = ? LIMIT 1", (rid,)).fetchone() is not None
+
+
+#: ``WHERE`` for the rows whose id is in a JSON array given as the argument.
+_IN_IDS = "WHERE id IN (SELECT value FROM json_each(?))"
 
 
 def _path(column: str) -> str:
