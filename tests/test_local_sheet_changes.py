@@ -83,3 +83,73 @@ def _bridge(sheet: LocalSheet, rid: str):
     from sheets_bridge.core.cells import SheetWrite
 
     return SheetWrite(sheet.header(), {rid: {"status": "relabelled"}})
+
+
+def test_a_row_changed_since_the_last_push_is_compared_again(tmp_path):
+    """The push skips rows by the fingerprint of what it last wrote; any other change to a row
+    (a model cell set by a script, a typed subset) makes the next push look at that row again."""
+    sheet, rows, schema = LocalSheet(tmp_path / "sheet.db"), _rows(10), Schema()
+    push_rows(sheet, rows, schema, "v0001", CLASSES)
+    sheet.edit([("r001", "confidence", "0.99"), ("r002", "subset", "nonsense")], author="bot")
+    sheet.edit([("r003", "subset", "val"), ("r004", "annotator_1", "b")], author="ana")
+    plan, _, _ = push_rows(sheet, rows, schema, "v0001", CLASSES)
+    after = sheet.read().by_id()
+    assert after["r001"]["confidence"] == "0.5"  # the model's cell is back
+    assert after["r002"]["subset"] == "train"  # not a split: the model's value is back
+    assert after["r003"]["subset"] == "val"  # a pending move stays until pull applies it
+    assert after["r004"]["annotator_1"] == "b"
+    assert plan.updated == 10 and plan.appended == 0
+    push_rows(sheet, rows, schema, "v0001", CLASSES)
+    assert sheet.read().by_id()["r003"]["subset"] == "val"
+
+
+def test_a_cell_typed_during_a_push_that_skips_rows_is_kept(tmp_path):
+    sheet, rows, schema = LocalSheet(tmp_path / "sheet.db"), _rows(10), Schema()
+    push_rows(sheet, rows, schema, "v0001", CLASSES)
+    rows["r001"]["confidence"] = 0.7  # r001 is written by the next push, r002 is skipped
+
+    def person() -> None:  # between the push's read and its write, on its own connection
+        LocalSheet(sheet.path).edit(
+            [("r001", "subset", "val"), ("r002", "subset", "junk"), ("r002", "note", "hi")], "ana"
+        )
+
+    _, kept, _ = push_rows(sheet, rows, schema, "v0001", CLASSES, on_write=person)
+    assert kept == [{"id": "r001", "column": "subset", "current": "val"}]
+    after = sheet.read().by_id()
+    assert (after["r001"]["subset"], after["r001"]["confidence"]) == ("val", "0.7")
+    assert (after["r002"]["subset"], after["r002"]["note"]) == ("junk", "hi")
+    push_rows(sheet, rows, schema, "v0001", CLASSES)  # the next push looks at both again
+    after = sheet.read().by_id()
+    assert (after["r001"]["subset"], after["r002"]["subset"]) == ("val", "train")
+    assert after["r002"]["note"] == "hi"
+
+
+def test_rows_gone_or_deleted_are_handled_by_a_push_that_skips_rows(tmp_path):
+    sheet, rows, schema = LocalSheet(tmp_path / "sheet.db"), _rows(6), Schema()
+    push_rows(sheet, rows, schema, "v0001", CLASSES)
+    sheet.delete_rows(["r002"])
+    del rows["r005"]
+    plan, _, _ = push_rows(sheet, rows, schema, "v0002", CLASSES)
+    assert (plan.appended, plan.updated, plan.gone) == (1, 4, ["r005"])
+    after = sheet.read().by_id()
+    assert "r002" in after and after["r005"]["issues"] == "not in dataset v0002"
+    plan, _, _ = push_rows(sheet, rows, schema, "v0002", CLASSES)
+    assert plan.gone == ["r005"]  # still reported, though its row is not written again
+    assert [r["id"] for r in sheet.read().rows] == [*sorted(rows), "r005"]
+
+
+def test_a_sheet_from_before_push_fingerprints_gets_them(tmp_path):
+    path = tmp_path / "sheet.db"
+    with sqlite3.connect(path) as db:  # the tables as an older version made them
+        db.executescript(
+            "CREATE TABLE header (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+            "CREATE TABLE rows (id TEXT PRIMARY KEY, position REAL NOT NULL,"
+            " data TEXT NOT NULL DEFAULT '{}');"
+            "INSERT INTO header VALUES (0, 'id'), (1, 'label');"
+            "INSERT INTO rows VALUES ('r000', 1, '{\"label\": \"b\"}');"
+        )
+    sheet, rows = LocalSheet(path), _rows(3)
+    assert sheet.push_state() == {"r000": None}
+    push_rows(sheet, rows, Schema(), "v0001", CLASSES)
+    assert sheet.read().by_id()["r000"]["label"] == "a"
+    assert None not in sheet.push_state().values()

@@ -62,6 +62,10 @@ class SheetWrite:
     #: check leaves a cell that holds something else now (a person typed it during the push).
     expected: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: id -> fingerprint of the model cells this write brings (``rows.row_digest``), for rows in
+    #: ``updates`` or ``appends``. A backend that keeps them (the local sheet) tells the next push
+    #: which rows it can skip; others ignore them.
+    digests: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clash = sorted(

@@ -36,7 +36,7 @@ def versions_table(ws: Workspace) -> list[dict]:
                 "message": meta.get("message", ""),
                 "run": run.id if run else None,
                 "val_accuracy": metrics.get("val_accuracy"),
-                # the same images in every version (see loop.steps.fixed_eval_set)
+                # the same images in every version (see loop.training.fixed_eval_set)
                 "fixed_val_accuracy": metrics.get("eval", {}).get("fixed_val"),
                 "label_book_accuracy": metrics.get("eval", {}).get("label_book"),
                 "eval": metrics.get("eval", {}),

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sheets_bridge.core.cells import SheetTable
-from sheets_bridge.core.rows import PushPlan, label_choices, plan_push
+from sheets_bridge.core.rows import (
+    PushPlan,
+    gone_cells,
+    label_choices,
+    plan_push,
+    row_digest,
+)
 from sheets_bridge.core.schema import BRIDGE_COLUMNS, MODEL_COLUMNS, Schema
 from sheets_bridge.loop.window import review_window, window_note
 from sheets_bridge.sheets import PartReader, Sheet
@@ -31,7 +37,12 @@ def push_rows(
 
     ``limit`` is the review window (0: every row). Returns the plan, the cells a person typed
     during the push (kept), and how many rows stayed outside the window.
+
+    A sheet that remembers what each push wrote (the local sheet) is written only the rows whose
+    model cells changed since, or that changed there since (see :func:`_push_changed`).
     """
+    if limit <= 0 and reads_part(sheet):
+        return _push_changed(sheet, rows, schema, version, classes, on_write)  # type: ignore[arg-type]
     if reads_part(sheet):  # the push needs ids and the cells people may also type
         table = sheet.read(columns=[c for c in schema.editable if c in MODEL_COLUMNS])
     else:
@@ -41,8 +52,16 @@ def push_rows(
     plan = plan_push(table, pushed, schema, version, label_choices(classes))
     if limit:
         plan.write.notes["rank"] = window_note(outside, len(rows), limit)
-    # Cells people may type that the push also writes (``subset``) are written only while they
-    # still hold what was read: a move typed during the push is kept.
+    _guard(plan, table, schema)
+    if on_write:
+        on_write()
+    kept = sheet.write(plan.write)
+    return plan, kept if isinstance(kept, list) else [], outside
+
+
+def _guard(plan: PushPlan, table: SheetTable, schema: Schema) -> None:
+    """Cells people may type that the push also writes (``subset``) are written only while they
+    still hold what was read: a move typed during the push is kept."""
     editable = set(schema.editable)
     existing = table.by_id()
     plan.write.expected = {
@@ -51,10 +70,41 @@ def push_rows(
         if rid in existing
         and (guarded := {c: existing[rid].get(c, "") for c in cells if c in editable})
     }
+
+
+def _push_changed(
+    sheet: PartReader,
+    rows: dict[str, dict],
+    schema: Schema,
+    version: str,
+    classes: tuple[str, ...],
+    on_write: Callable[[], None] | None,
+) -> tuple[PushPlan, list[dict[str, str]], int]:
+    """A push that costs what changed. The sheet keeps, per row, the fingerprint of the model
+    cells the last push wrote (and forgets it when anything else changes the row). Rows whose
+    fresh cells have the same fingerprint are neither read nor serialized nor written; the rest
+    (new, changed, touched by people since, gone from the dataset) go through :func:`plan_push`
+    exactly as a full push would, reading only those rows."""
+    digests = {rid: row_digest(cells) for rid, cells in rows.items()}
+    known = sheet.push_state()
+    gone_digest = row_digest(gone_cells(version))
+    stale = {rid: rows[rid] for rid, d in digests.items() if known.get(rid) != d}
+    gone = [rid for rid in known if rid not in rows]
+    wanted = [rid for rid in stale if rid in known]
+    wanted += [rid for rid in gone if known[rid] != gone_digest]
+    editable = [c for c in schema.editable if c in MODEL_COLUMNS]
+    table = sheet.read(columns=editable, ids=wanted)
+    faultpoint("push.read")
+    part = plan_push(table, stale, schema, version, label_choices(classes))
+    write = part.write
+    write.digests = {rid: digests[rid] for rid in stale}
+    write.digests.update((rid, gone_digest) for rid in gone if rid in write.updates)
+    plan = PushPlan(write, part.appended, len(rows) - part.appended, gone)
+    _guard(plan, table, schema)
     if on_write:
         on_write()
-    kept = sheet.write(plan.write)
-    return plan, kept if isinstance(kept, list) else [], outside
+    kept = sheet.write(write)
+    return plan, kept if isinstance(kept, list) else [], 0
 
 
 def pull_table(sheet: Sheet, schema: Schema) -> SheetTable:

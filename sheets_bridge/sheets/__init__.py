@@ -102,8 +102,11 @@ class PartReader(Sheet, Protocol):
     """A sheet that can read part of itself (the local sheet): what push and pull need of a large
     sheet, without every cell of every row."""
 
-    def read(self, columns: Collection[str] | None = None) -> SheetTable:
-        """The header and, of each row, ``id`` and only ``columns`` (every column when None)."""
+    def read(
+        self, columns: Collection[str] | None = None, ids: Collection[str] | None = None
+    ) -> SheetTable:
+        """The header and, of each row (of the rows ``ids`` when given), ``id`` and only
+        ``columns`` (every column when None)."""
         ...
 
     def read_touched(self, columns: Collection[str], logged: Collection[str] = ()) -> SheetTable:
@@ -112,6 +115,11 @@ class PartReader(Sheet, Protocol):
         ...
 
     def row_count(self) -> int: ...
+
+    def push_state(self) -> dict[str, int | None]:
+        """Every row's id and the fingerprint (``SheetWrite.digests``) of the model cells the
+        last push wrote there, ``None`` where the row changed since or has none."""
+        ...
 
 
 @dataclass(frozen=True)

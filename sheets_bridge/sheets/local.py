@@ -2,42 +2,35 @@
 
 Each row is stored as a JSON object keyed by column name; a cell edit is one
 ``json_set`` statement, so two people editing different cells of the same row at once never lose
-each other's work. Every human edit goes through :meth:`LocalSheet.compare_and_set`: one
-transaction that checks what the writer believed each cell held, writes only cells that differ, and
-records each change in the ``edits`` table (who, when, old, new, and the action it belonged to, so
-that :meth:`LocalSheet.undo` can take a person's last action back).
+each other's work. This module holds the table and the bridge's side (reading, and the writes of
+push and pull); people's edits, undo and the edit log are in ``local_edits``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
-import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from sheets_bridge.core.cells import (
-    Cell,
-    CellChange,
-    EditResult,
-    SheetTable,
-    SheetWrite,
-    append_note,
-)
+from sheets_bridge.core.cells import Cell, SheetTable, SheetWrite
 from sheets_bridge.core.errors import SheetError, StorageError
-from sheets_bridge.core.row_filter import RowFilter, RowPage
 from sheets_bridge.core.sqlite import connect as db_connect
 from sheets_bridge.core.sqlite import transaction as db_transaction
 from sheets_bridge.core.sqlite import writable as db_writable
+from sheets_bridge.sheets.local_edits import LocalEdits, as_text, storable
+from sheets_bridge.sheets.local_query import LocalQuery
+
+__all__ = ["LocalSheet", "as_text"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS header (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS rows (
     id TEXT PRIMARY KEY,
     position REAL NOT NULL,
-    data TEXT NOT NULL DEFAULT '{}'
+    data TEXT NOT NULL DEFAULT '{}',
+    pushed INTEGER
 );
 CREATE INDEX IF NOT EXISTS rows_position ON rows(position);
 CREATE TABLE IF NOT EXISTS edits (
@@ -52,32 +45,19 @@ CREATE TABLE IF NOT EXISTS edits (
 """
 #: Added after the first release: sheets made before them get the columns on open.
 _EDIT_COLUMNS = {"action": "TEXT", "undoes": "TEXT"}
+_ROW_COLUMNS = {"pushed": "INTEGER"}
+#: ``rows.pushed`` is the fingerprint of the model cells the last push wrote into the row
+#: (``core.rows.row_digest``): while it holds, the next push can skip the row. Any other change
+#: to the row's cells (a person's edit, a pull, a script) makes it unknown again, whichever code
+#: wrote it, so the next push compares that row in full.
+_PUSHED_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS rows_pushed_stale AFTER UPDATE OF data ON rows
+WHEN NEW.pushed IS OLD.pushed AND OLD.pushed IS NOT NULL
+BEGIN UPDATE rows SET pushed = NULL WHERE rowid = NEW.rowid; END
+"""
 
 
-class _DryRun(Exception):
-    """Raised inside a transaction to roll a dry run back."""
-
-
-def as_text(value: object) -> str:
-    """How a stored cell reads back: what a person would see in the cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return f"{value:.4g}" if value == value else ""
-    return str(value)
-
-
-def _storable(value: Cell) -> object:
-    if isinstance(value, str):  # Formula included: stored as its text
-        return str(value)
-    if isinstance(value, float) and value != value:  # NaN -> empty
-        return None
-    return value
-
-
-class LocalSheet:
+class LocalSheet(LocalEdits, LocalQuery):
     """The :class:`~sheets_bridge.sheets.Sheet` stored in one SQLite file.
 
     >>> sheet = LocalSheet(tmp_path / "sheet.db")   # doctest: +SKIP
@@ -116,15 +96,19 @@ class LocalSheet:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        """Add the edit log's newer columns to a file written by an older version."""
-        have = {r[1] for r in db.execute("PRAGMA table_info(edits)")}
-        for name, kind in _EDIT_COLUMNS.items():
-            if have and name not in have:
-                try:
-                    db.execute(f"ALTER TABLE edits ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process added it first
-                    if "duplicate column" not in str(exc):
-                        raise
+        """Add the newer columns (and the push fingerprint's trigger) to a file written by an
+        older version."""
+        for table, columns in (("edits", _EDIT_COLUMNS), ("rows", _ROW_COLUMNS)):
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if have and name not in have:
+                    try:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'rows'").fetchone():
+            db.execute(_PUSHED_TRIGGER)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -158,15 +142,21 @@ class LocalSheet:
         with self._connect() as db:
             return tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
 
-    def read(self, columns: Collection[str] | None = None) -> SheetTable:
+    def read(
+        self, columns: Collection[str] | None = None, ids: Collection[str] | None = None
+    ) -> SheetTable:
         """The sheet as text. ``columns``: read only these cells of each row (the header stays
-        whole), which spares parsing every cell of a large sheet."""
+        whole), which spares parsing every cell of a large sheet. ``ids``: only these rows (in
+        sheet order; ids not in the sheet are left out)."""
+        where, args = ("", []) if ids is None else (_IN_IDS, [json.dumps(list(ids))])
         with self._connect() as db:
             header = tuple(n for (n,) in db.execute("SELECT name FROM header ORDER BY position"))
             if columns is not None:
-                return SheetTable(header, tuple(self._narrow(db, header, columns, "")))
+                return SheetTable(header, tuple(self._narrow(db, header, columns, where, args)))
             rows = []
-            for rid, data in db.execute("SELECT id, data FROM rows ORDER BY position, rowid"):
+            for rid, data in db.execute(
+                f"SELECT id, data FROM rows {where} ORDER BY position, rowid", args
+            ):
                 cells = json.loads(data)
                 row = {c: as_text(cells.get(c)) for c in header}
                 row["id"] = rid
@@ -203,14 +193,28 @@ class LocalSheet:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
 
+    def push_state(self) -> dict[str, int | None]:
+        """Every row's id and the fingerprint of the model cells the last push wrote there
+        (``None`` where unknown: a row changed since, or never pushed with one)."""
+        with self._connect() as db:
+            try:
+                return dict(db.execute("SELECT id, pushed FROM rows").fetchall())
+            except sqlite3.OperationalError:  # an older file opened read-only: no fingerprints
+                return dict.fromkeys(i for (i,) in db.execute("SELECT id FROM rows"))
+
     @staticmethod
     def _narrow(
-        db: sqlite3.Connection, header: tuple[str, ...], columns: Collection[str], where: str
+        db: sqlite3.Connection,
+        header: tuple[str, ...],
+        columns: Collection[str],
+        where: str,
+        args: list[object] = (),  # type: ignore[assignment]
     ) -> Iterator[dict[str, str]]:
         cols = [c for c in header if c in columns and c != "id"]
         picks = "".join(", json_extract(data, ?)" for _ in cols)
         for rid, *values in db.execute(
-            f"SELECT id{picks} FROM rows {where} ORDER BY position, rowid", [_path(c) for c in cols]
+            f"SELECT id{picks} FROM rows {where} ORDER BY position, rowid",
+            [*(_path(c) for c in cols), *args],
         ):
             row = {c: as_text(v) for c, v in zip(cols, values, strict=True)}
             row["id"] = rid
@@ -248,7 +252,7 @@ class LocalSheet:
                 db.executemany("INSERT INTO header VALUES (?, ?)", list(enumerate(merged)))
             db.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS incoming"
-                " (id TEXT PRIMARY KEY, cells TEXT NOT NULL, guard TEXT)"
+                " (id TEXT PRIMARY KEY, cells TEXT NOT NULL, guard TEXT, digest INTEGER)"
             )
             db.execute("DELETE FROM incoming")
             try:
@@ -264,13 +268,17 @@ class LocalSheet:
                     raise SheetError(f"rows vanished while writing: {missing}")
                 kept = self._guard(db)
                 db.execute(
-                    "UPDATE rows SET data = p.new FROM (SELECT i.id, json_patch(r.data, i.cells)"
-                    " AS new FROM incoming i JOIN rows r ON r.id = i.id) AS p"
-                    " WHERE rows.id = p.id AND rows.data IS NOT p.new"
+                    "UPDATE rows SET data = p.new, pushed = p.digest FROM (SELECT i.id,"
+                    " json_patch(r.data, i.cells) AS new, i.digest FROM incoming i"
+                    " JOIN rows r ON r.id = i.id) AS p WHERE rows.id = p.id AND rows.data IS NOT p.new"
+                )
+                db.execute(  # rows that already held these cells: remember the push
+                    "UPDATE rows SET pushed = i.digest FROM incoming i WHERE rows.id = i.id"
+                    " AND i.digest IS NOT NULL AND rows.pushed IS NOT i.digest"
                 )
             finally:
                 db.execute("DELETE FROM incoming")
-            self._append(db, change.appends)
+            self._append(db, change.appends, change.digests)
             if change.sort_by:
                 self._sort(db, change.sort_by)
         return kept
@@ -279,12 +287,13 @@ class LocalSheet:
     def _stage(db: sqlite3.Connection, change: SheetWrite) -> None:
         """The updates into the temporary ``incoming`` table, one JSON object per row."""
         db.executemany(
-            "INSERT INTO incoming (id, cells, guard) VALUES (?, ?, ?)",
+            "INSERT INTO incoming (id, cells, guard, digest) VALUES (?, ?, ?, ?)",
             (
                 (
                     rid,
-                    json.dumps({c: _storable(v) for c, v in cells.items()}),
+                    json.dumps({c: storable(v) for c, v in cells.items()}),
                     json.dumps(g) if (g := change.expected.get(rid)) else None,
+                    change.digests.get(rid),
                 )
                 for rid, cells in change.updates.items()
             ),
@@ -311,11 +320,17 @@ class LocalSheet:
                     del cells[col]
                     dropped = True
             if dropped:
-                db.execute("UPDATE incoming SET cells = ? WHERE id = ?", (json.dumps(cells), rid))
+                # the row keeps what the person typed: not what this push meant to write
+                db.execute(
+                    "UPDATE incoming SET cells = ?, digest = NULL WHERE id = ?",
+                    (json.dumps(cells), rid),
+                )
         return kept
 
     @staticmethod
-    def _append(db: sqlite3.Connection, appends: list[dict[str, Cell]]) -> None:
+    def _append(
+        db: sqlite3.Connection, appends: list[dict[str, Cell]], digests: Mapping[str, int]
+    ) -> None:
         if not appends:
             return
         ids = [str(cells["id"]) for cells in appends]
@@ -323,12 +338,13 @@ class LocalSheet:
         db.execute("SAVEPOINT appending")
         try:
             db.executemany(
-                "INSERT INTO rows (id, position, data) VALUES (?, ?, json(?))",
+                "INSERT INTO rows (id, position, data, pushed) VALUES (?, ?, json(?), ?)",
                 (
                     (
                         rid,
                         last + i,
-                        json.dumps({k: _storable(v) for k, v in c.items() if k != "id"}),
+                        json.dumps({k: storable(v) for k, v in c.items() if k != "id"}),
+                        digests.get(rid),
                     )
                     for i, (rid, c) in enumerate(zip(ids, appends, strict=True), start=1)
                 ),
@@ -339,27 +355,6 @@ class LocalSheet:
             rid = next(i for i in ids if i in seen or seen.add(i) or _has_row(db, i))
             raise SheetError(f"cannot append row {rid!r}: it is already in the sheet") from None
         db.execute("RELEASE appending")
-
-    @staticmethod
-    def _cell(db: sqlite3.Connection, rid: str, column: str) -> str | None:
-        """A cell's text, or None when the row does not exist."""
-        row = db.execute(
-            "SELECT json_extract(data, ?) FROM rows WHERE id = ?", (f'$."{column}"', rid)
-        ).fetchone()
-        return None if row is None else as_text(row[0])
-
-    @staticmethod
-    def _set(db: sqlite3.Connection, rid: str, cells: Mapping[str, Cell]) -> None:
-        if not cells:
-            return
-        args: list[object] = []
-        path = []
-        for col, value in cells.items():
-            path.append("?, json(?)")
-            args += [f'$."{col}"', json.dumps(_storable(value))]
-        db.execute(
-            f"UPDATE rows SET data = json_set(data, {', '.join(path)}) WHERE id = ?", [*args, rid]
-        )
 
     @staticmethod
     def _sort(db: sqlite3.Connection, column: str) -> None:
@@ -375,121 +370,6 @@ class LocalSheet:
             " WHERE rows.id = o.id AND rows.position IS NOT o.k",
             (_path(column),),
         )
-
-    # -- editing (people: the grid, UMAP actions, `sheet update`, undo) ------------------------
-    def compare_and_set(
-        self,
-        changes: Iterable[CellChange],
-        author: str | None = None,
-        *,
-        keep_typed: Collection[str] = (),
-        dry_run: bool = False,
-    ) -> EditResult:
-        """Apply people's cell changes in one transaction; the one door for every human write.
-
-        A change whose ``expected`` differs from what the cell holds is a conflict and is left
-        alone; cells already holding the value are not rewritten; a cell of a ``keep_typed``
-        column that holds a value is kept (and reported) rather than replaced. Every applied change
-        is logged with ``author`` and the result's ``action`` id. Raises SheetError, applying
-        nothing, for an unknown row or column. ``dry_run`` reports without writing.
-        """
-        result = EditResult(_new_action(), dry_run=dry_run)
-        try:
-            with self._transaction() as db:
-                self._apply(db, list(changes), author, result, keep_typed=keep_typed)
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
-        return result
-
-    def _apply(
-        self,
-        db: sqlite3.Connection,
-        changes: list[CellChange],
-        author: str | None,
-        result: EditResult,
-        *,
-        keep_typed: Collection[str] = (),
-        undoes: str | None = None,
-    ) -> None:
-        header = {n for (n,) in db.execute("SELECT name FROM header")}
-        for ch in changes:  # check everything first: a bad change applies nothing
-            if ch.column not in header:
-                raise SheetError(f"the sheet has no column {ch.column!r}")
-        now = time.time()
-        for ch in changes:
-            old = self._cell(db, ch.id, ch.column)
-            if old is None:
-                raise SheetError(f"the sheet has no row with id {ch.id!r}")
-            value: Cell = append_note(old, as_text(ch.value)) if ch.append else ch.value
-            new = as_text(value)
-            if old == new:
-                continue
-            if not ch.append and ch.expected is not None and old.strip() != ch.expected.strip():
-                if old.strip() != new.strip():
-                    result.conflicts.append(
-                        {
-                            "id": ch.id,
-                            "column": ch.column,
-                            "expected": ch.expected,
-                            "current": old,
-                            "value": new,
-                        }
-                    )
-                continue
-            if ch.column in keep_typed and not ch.append and old.strip():
-                result.kept.append({"id": ch.id, "column": ch.column, "current": old, "value": new})
-                continue
-            self._set(db, ch.id, {ch.column: value})
-            db.execute(
-                "INSERT INTO edits (ts, id, column, old, new, author, action, undoes)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (now, ch.id, ch.column, old, new, author, result.action, undoes),
-            )
-            result.applied.append({"id": ch.id, "column": ch.column, "old": old, "new": new})
-
-    def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
-        """Set cells ``(id, column, value)`` outright (no expected values); returns how many changed.
-
-        The caller decides which columns people may edit; this only requires that the row and the
-        column exist.
-        """
-        changes = [CellChange(rid, col, value) for rid, col, value in edits]
-        return self.compare_and_set(changes, author).changed
-
-    def undo(self, author: str | None, *, dry_run: bool = False) -> EditResult:
-        """Take back ``author``'s last action not undone yet, itself as a compare-and-set.
-
-        A cell changed since that action is reported as a conflict and keeps its value. The undo
-        is an action of its own in the log (``undoes`` names the action it took back). Raises
-        SheetError when the person has nothing left to undo.
-        """
-        result = EditResult(_new_action(), dry_run=dry_run)
-        try:
-            with self._transaction() as db:
-                found = db.execute(
-                    "SELECT action FROM edits WHERE author IS ? AND action IS NOT NULL"
-                    " AND undoes IS NULL AND action NOT IN"
-                    " (SELECT undoes FROM edits WHERE undoes IS NOT NULL)"
-                    " ORDER BY seq DESC LIMIT 1",
-                    (author,),
-                ).fetchone()
-                if found is None:
-                    raise SheetError(f"{author or 'nobody'} has no edit left to undo")
-                cells: dict[tuple[str, str], list[str]] = {}
-                for rid, col, old, new in db.execute(
-                    "SELECT id, column, old, new FROM edits WHERE action = ? ORDER BY seq",
-                    (found[0],),
-                ):
-                    cells.setdefault((rid, col), [old or "", new or ""])[1] = new or ""
-                back = [CellChange(r, c, old, expected=new) for (r, c), (old, new) in cells.items()]
-                self._apply(db, back, author, result, undoes=found[0])
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
-        return result
 
     def replace(self, header: list[str], rows: list[dict[str, str]]) -> None:
         """Replace the whole table in one transaction (``sheet repair``); the edit log stays.
@@ -522,179 +402,15 @@ class LocalSheet:
         with self._transaction() as db:
             db.execute("UPDATE rows SET position = ? WHERE id = ?", (position, rid))
 
-    def edit_log(self, since: int = 0) -> list[dict[str, object]]:
-        with self._connect() as db:
-            cur = db.execute(
-                "SELECT seq, ts, id, column, old, new, author, action, undoes FROM edits"
-                " WHERE seq > ? ORDER BY seq",
-                (since,),
-            )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur]
-
-    # -- one page of rows, for the grid (filtered, sorted and counted in SQL) --------------------
-    def page(
-        self,
-        offset: int = 0,
-        limit: int = 100,
-        *,
-        filters: Sequence[RowFilter] = (),
-        sort: str | None = None,
-        descending: bool = False,
-        count_limit: int = 100_000,
-    ) -> RowPage:
-        """Rows ``offset .. offset + limit`` of the sheet after ``filters``, in sheet order or by
-        ``sort`` (blank cells last either way), with their stored types, as :meth:`records`.
-
-        Only the page's rows are read and decoded, so a page costs the same at 1,000,000 rows as at
-        10,000 in sheet order; filters and other sort orders scan the rows in SQL. Counting the
-        rows a filter matches stops ``count_limit`` rows past the page (``RowPage.more`` then says
-        there are more), so that a filter's first pages stay as cheap as its rows are common.
-        Raises SheetError for a column the sheet does not have.
-
-        >>> sheet.page(0, 50, filters=[RowFilter("annotator_1", "empty")]).total  # doctest: +SKIP
-        """
-        with self._connect() as db:
-            header = [n for (n,) in db.execute("SELECT name FROM header ORDER BY position")]
-            known = {KEY_COLUMN, *header}
-            where: list[str] = []
-            args: list[object] = []
-            for f in filters:
-                columns = (f.column,) if isinstance(f.column, str) else tuple(f.column)
-                unknown = [c for c in columns if c not in known]
-                if unknown:
-                    raise SheetError(f"the sheet has no column {unknown[0]!r}")
-                clause, values = _filter_sql(columns, f.op, f.value)
-                where.append(clause)
-                args += values
-            where_sql = f" WHERE {' AND '.join(where)}" if where else ""
-            if sort and sort not in known:
-                raise SheetError(f"the sheet has no column {sort!r} to sort by")
-            way = "DESC" if descending else "ASC"
-            if sort and sort != KEY_COLUMN:
-                value = _cell_sql(sort)
-                order = f"({value} IS NULL OR {value} = '') ASC, {value} {way}, position, rowid"
-            elif sort == KEY_COLUMN:
-                order = f"id {way}"
-            else:
-                order = f"position {way}, rowid {way}"
-            (total,) = db.execute("SELECT COUNT(*) FROM rows").fetchone()
-            matched, cap = total, total
-            if where:  # counting stops a little past this page: the count costs what the page does
-                cap = max(0, offset) + max(0, limit) + count_limit
-                (matched,) = db.execute(
-                    f"SELECT COUNT(*) FROM (SELECT 1 FROM rows{where_sql} LIMIT ?)",
-                    [*args, cap + 1],
-                ).fetchone()
-            out = []
-            for rid, data in db.execute(
-                f"SELECT id, data FROM rows{where_sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*args, max(0, limit), max(0, offset)],
-            ):
-                cells = json.loads(data)
-                rec = {c: cells.get(c) for c in header}
-                rec["id"] = rid
-                out.append(rec)
-        return RowPage(
-            header=tuple(header),
-            rows=out,
-            matched=min(matched, cap),
-            total=total,
-            more=matched > cap,
-        )
-
-    def last_edit(self) -> int:
-        """The ``seq`` of the newest entry of the edit log (0: none yet)."""
-        with self._connect() as db:
-            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM edits").fetchone()
-        return int(seq)
-
-    def filled(self, columns: Sequence[str]) -> dict[str, int]:
-        """How many rows hold a non-blank value in each of ``columns`` (people's progress); a
-        column the sheet does not have counts 0.
-
-        Each column gets a partial index of its filled rows (built by the first count, where the
-        file is writable), so a count reads the votes, not every row of a big sheet.
-        """
-        with self._connect() as db:
-            header = {n for (n,) in db.execute("SELECT name FROM header")}
-            present = [c for c in columns if c in header]
-            indexed = {
-                n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")
-            }
-        missing = [c for c in present if _filled_index(c) not in indexed]
-        if missing and self.path.exists() and db_writable(self.path):
-            with self._transaction() as db:
-                for c in missing:
-                    db.execute(
-                        f"CREATE INDEX IF NOT EXISTS {_filled_index(c)} ON rows(id)"
-                        f" WHERE {_filled_sql(c)}"
-                    )
-        counts = dict.fromkeys(columns, 0)
-        with self._connect() as db:
-            for c in present:
-                (counts[c],) = db.execute(
-                    f"SELECT COUNT(*) FROM rows WHERE {_filled_sql(c)}"
-                ).fetchone()
-        return counts
-
-
-def _filled_sql(column: str) -> str:
-    """A row whose ``column`` holds something (the same text in the index and the query, so that
-    SQLite uses the index)."""
-    return f"TRIM(COALESCE({_cell_sql(column)}, '')) != ''"
-
-
-def _filled_index(column: str) -> str:
-    import hashlib
-
-    return "rows_filled_" + hashlib.sha1(column.encode("utf-8")).hexdigest()[:12]
-
 
 def _has_row(db: sqlite3.Connection, rid: str) -> bool:
     return db.execute("SELECT 1 FROM rows WHERE id = ? LIMIT 1", (rid,)).fetchone() is not None
 
 
+#: ``WHERE`` for the rows whose id is in a JSON array given as the argument.
+_IN_IDS = "WHERE id IN (SELECT value FROM json_each(?))"
+
+
 def _path(column: str) -> str:
     """The JSON path of a column's cell in a row's ``data``."""
     return f'$."{column}"'
-
-
-def _new_action() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-#: The row key: a real column of ``rows``, not a cell of its JSON.
-KEY_COLUMN = "id"
-
-
-def _cell_sql(column: str) -> str:
-    """SQL for one cell of a row (the id is a real column; the rest live in the JSON)."""
-    if column == KEY_COLUMN:
-        return "id"
-    if '"' in column:  # a JSON path cannot quote it; no column of ours holds one
-        raise SheetError(f"cannot filter or sort by the column {column!r} (it holds a quote)")
-    return "json_extract(data, '$.\"" + column.replace("'", "''") + "\"')"
-
-
-def _text_sql(column: str) -> str:
-    return f"LOWER(TRIM(COALESCE(CAST({_cell_sql(column)} AS TEXT), '')))"
-
-
-def _filter_sql(columns: tuple[str, ...], op: str, value: object) -> tuple[str, list[object]]:
-    if op == "contains":
-        needle = str(value or "").strip().lower()
-        parts = [f"instr({_text_sql(c)}, ?) > 0" for c in columns]
-        return "(" + " OR ".join(parts) + ")", [needle] * len(columns)
-    if op == "=":
-        parts = [f"{_text_sql(c)} = ?" for c in columns]
-        return "(" + " OR ".join(parts) + ")", [str(value or "").strip().lower()] * len(columns)
-    if op in (">=", "<="):
-        number = float(value)  # type: ignore[arg-type]
-        parts = [
-            f"(typeof({_cell_sql(c)}) IN ('integer', 'real') AND {_cell_sql(c)} {op} ?)"
-            for c in columns
-        ]
-        return "(" + " OR ".join(parts) + ")", [number] * len(columns)
-    blank = " AND ".join(f"{_text_sql(c)} = ''" for c in columns)
-    return (f"({blank})" if op == "empty" else f"NOT ({blank})"), []
