@@ -12,7 +12,7 @@
   an augmented copy and its parent (or two copies of one parent) are not reported;
 - ``outlier`` (0..1): percentile of the mean cosine distance to the nearest neighbours;
 - ``class_distance`` and ``junk``: how far (robust z-score) the image lies from the nearest class
-  centroid, and whether it is that far while the model is unsure (:func:`junk_flags`);
+  centroid, and whether it may belong to no class (:mod:`model.junk`);
 - ``label_example`` / ``pred_example``: the nearest label-book image of the label's class, and the
   nearest reference of the predicted class (label-book image, else a neighbour labelled and
   predicted as that class) for the reviewer to compare with;
@@ -30,22 +30,20 @@ import pandas as pd
 
 from model import words as w
 from model.embed import normalize
+from model.junk import (  # noqa: F401  (re-exported: the junk rule's settings)
+    JUNK_CONFIDENCE,
+    JUNK_Z,
+    class_distance,
+    junk_flags,
+    neighbour_label_share,
+)
 
 #: embedding cosine similarity from which two different images count as near-duplicates
 NEAR_DUPLICATE = 0.995
 #: ``outlier`` percentile from which "outlier" is reported
 OUTLIER_FLAG = 0.98
-#: junk: further from every class's centroid than JUNK_Z robust standard deviations of that class
-#: (median and MAD of the class's own distances, so the scale comes from the data) while
-#: the model is unsure: its confidence below JUNK_CONFIDENCE of the way from chance (1 / classes)
-#: to certainty (0.55 with 10 classes, 0.75 with 2). On the numeral demo (1,500 images, 45 planted
-#: junk) this flags 65 with precision 0.37, recall 0.53, where the earlier rule (outlier >= 0.95
-#: and confidence < 0.5) flagged 59 at 0.25 / 0.33 (benchmarks/bench_junk.py)
-JUNK_Z, JUNK_CONFIDENCE = 5.0, 0.5
 #: the earlier rule, kept for reading runs written before ``junk`` was a column
 JUNK_OUTLIER = 0.95
-#: a class needs this many images predicted as it before distances to its centroid are judged
-MIN_CLASS = 5
 #: a cluster is "train-only" ("val-only") when its val (train) share is below this fraction of
 #: the overall val (train) share; clusters of fewer than MIN_CLUSTER images are not judged
 SPLIT_SKEW, MIN_CLUSTER = 0.2, 5
@@ -155,34 +153,6 @@ def outlier_scores(knn_sim: np.ndarray) -> np.ndarray:
     dist = 1.0 - knn_sim[:, 1 : OUTLIER_K + 1].mean(axis=1)
     ranks = pd.Series(dist).rank(method="average").to_numpy()
     return (ranks - 1) / max(n - 1, 1)
-
-
-def class_distance(unit: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """How far each image lies from the nearest class: the smallest, over classes, robust z-score
-    of its cosine distance to the class's centroid.
-
-    A class's centroid, median and MAD come from the images predicted as it, so a class whose
-    images vary a lot tolerates more. Classes with fewer than :data:`MIN_CLASS` images are skipped
-    (all skipped: 0).
-    """
-    best = np.full(len(unit), np.inf)
-    for c in range(n_classes):
-        members = np.flatnonzero(pred == c)
-        if len(members) < MIN_CLASS:
-            continue
-        centroid = normalize(unit[members].mean(axis=0, keepdims=True))[0]
-        dist = 1.0 - unit @ centroid
-        med = np.median(dist[members])
-        mad = 1.4826 * np.median(np.abs(dist[members] - med))
-        best = np.minimum(best, (dist - med) / max(mad, 1e-6))
-    return np.where(np.isfinite(best), best, 0.0)
-
-
-def junk_flags(distance_z: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Images that may belong to no class: far from every class, and the model unsure."""
-    chance = 1.0 / max(probs.shape[1], 1)
-    unsure = probs.max(axis=1) < chance + JUNK_CONFIDENCE * (1.0 - chance)
-    return (distance_z >= JUNK_Z) & unsure
 
 
 def pred_examples(
@@ -298,7 +268,7 @@ def score_table(
     outlier = outlier_scores(knn[1])
     cluster, cluster_split = style_clusters(unit, splits_arr, seed)
     distance_z = class_distance(unit, pred, len(classes))
-    junk = junk_flags(distance_z, probs)
+    junk = junk_flags(distance_z, probs, neighbour_label_share(knn[0], labels))
     # a predicted class the label book lacks: the nearest image labelled and predicted as it
     near = pred_examples(pred, labels, suspect, knn[0])
     lacking = (pred_ex == "") & (near >= 0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from model.embed import neighbours, pca_2d, umap_2d
+from model.junk import neighbour_label_share
 from model.scores import duplicates, label_quality, outlier_scores, score_table, style_clusters
 
 
@@ -103,13 +104,17 @@ def test_score_table_words_for_reviewers():
     assert table.at[15, "label_example"] == table.at[15, "pred_example"] == "book-ii"
 
 
-def test_junk_is_far_from_every_class_and_unsure():
+def test_junk_is_far_from_every_class_unsure_and_without_a_common_label():
     rng = np.random.default_rng(0)
     emb = blobs(40, [[1, 0, 0], [0, 1, 0]], spread=0.1)
-    emb = np.concatenate([emb, np.array([[0, 0, 1], [0.6, 0, 1]], dtype=np.float32)])
-    labels = np.array([0] * 40 + [1] * 40 + [0, 1])
+    # 80..91: far from both classes, labels all over the place (junk); 92..103: as far and as
+    # unsure, but labelled alike (a style the classes lack, not junk)
+    far = blobs(12, [[0, 0, 1], [0, 0, -1]], seed=1, spread=0.1)
+    emb = np.concatenate([emb, far])
+    labels = np.array([0] * 40 + [1] * 40 + [0, 1] * 6 + [0] * 12)
     probs = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
-    probs[80:] = [[0.55, 0.45], [0.45, 0.55]]  # far from both classes and unsure: junk
+    probs[80:92] = [[0.55, 0.45], [0.45, 0.55]] * 6
+    probs[92:] = [0.55, 0.45]
     probs[5] = [0.45, 0.55]  # unsure but where class 0 lives: not junk
     ids = [f"img-{i:03d}" for i in range(len(emb))]
     table = score_table(
@@ -123,13 +128,24 @@ def test_junk_is_far_from_every_class_and_unsure():
         knn=neighbours(emb, 16),
         classes=["i", "ii"],
     )
-    assert table["junk"].tolist() == [False] * 80 + [True, True]
+    assert table["junk"].tolist() == [False] * 80 + [True] * 12 + [False] * 12
+    assert (table["class_distance"][92:] >= 5).all()  # as far as the junk: the labels tell
     assert "junk?: unlike every class (best guess i, 55%)" in table.at[80, "issues"]
     assert "type x in your column" in table.at[81, "issues"]
     # no label book: the example of the predicted class is a clean neighbour of that class
     assert table.at[45, "pred_example"] in set(ids[40:80]) - {ids[45]}
     assert table.at[45, "label_example"] == ""
     assert table.at[5, "pred_example"] == ""  # no image of ii among its neighbours
+
+
+
+def test_neighbour_label_share_is_the_largest_share_of_one_label_among_the_neighbours():
+    knn_idx = np.array([[0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [2, 3, 4, 0, 1]])
+    labels = np.array([0, 0, 1, 2, 1])
+    # row 0 reads 1, 2, 3, 4 -> labels 0, 1, 2, 1; row 2 reads 3, 4 (k=2) -> 2, 1
+    np.testing.assert_allclose(neighbour_label_share(knn_idx, labels, k=4)[:2], [0.5, 0.5])
+    np.testing.assert_allclose(neighbour_label_share(knn_idx, labels, k=2), [0.5, 0.5, 0.5])
+    assert neighbour_label_share(knn_idx[:, :1], labels).tolist() == [1.0, 1.0, 1.0]
 
 
 def test_tiny_sets_get_a_pca_map():
