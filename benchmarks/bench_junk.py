@@ -1,15 +1,17 @@
 """``junk?`` against the planted junk of demo datasets (ground_truth.csv).
 
     .venv/bin/python benchmarks/bench_junk.py DATA_DIR [DATA_DIR ...] [--epochs N] [--preset fast]
+    .venv/bin/python benchmarks/bench_junk.py DATA_DIR --workspace WS   # re-score WS's last run
 
 Each DATA_DIR is a folder written by ``sheets-bridge make-demo-data`` (numerals or shapes). For each
-one: init a workspace in a temporary folder, train (``fast`` preset), then print the flag count,
-precision and recall of
+one: init a workspace in a temporary folder and train (``fast`` preset), or, with ``--workspace``
+(one per DATA_DIR), re-score the latest saved run of that workspace without training. Printed:
 
-- ``junk?``: the scores' ``junk`` column (far from every class and the model unsure,
-  :func:`model.scores.junk_flags`);
-- the earlier rule, as a baseline from the same run: ``outlier >= 0.95`` and confidence < 0.5;
-- any image-quality word (cleanvision) in ``issues``, and ``junk?`` or a quality word.
+- ``junk?`` (:func:`model.junk.junk_flags`): far from every class, the model unsure and no label
+  common among the image's nearest neighbours; the flag count, precision and recall;
+- baselines from the same run: far and unsure without the label-share test, and the earliest rule
+  (``outlier >= 0.95`` and confidence < 0.5);
+- per signal: ROC-AUC against the planted junk, and precision/recall of the signal's own test.
 """
 
 from __future__ import annotations
@@ -24,52 +26,87 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.quality import WORDS, precision_recall  # noqa: E402
-from model.scores import JUNK_OUTLIER  # noqa: E402
-from sheets_bridge import loop  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from model import junk as J  # noqa: E402
+from model.embed import neighbours, normalize  # noqa: E402
+from model.quality import precision_recall  # noqa: E402
+from model.scores import JUNK_OUTLIER, OUTLIER_K, outlier_scores  # noqa: E402
 
 
-def measure(data: Path, preset: str, epochs: int | None) -> dict[str, tuple[int, float, float]]:
-    truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
+def _latest_run(ws: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    runs = sorted(p for p in (ws / "runs").iterdir() if (p / "predictions.csv").is_file())
+    if not runs:
+        raise SystemExit(f"{ws} holds no run with predictions.csv; train first")
+    preds = pd.read_csv(runs[-1] / "predictions.csv", dtype={"id": str, "label": str})
+    return preds, np.load(runs[-1] / "embeddings.npy")
+
+
+def _trained(data: Path, preset: str, epochs: int | None) -> tuple[pd.DataFrame, np.ndarray]:
+    from sheets_bridge import loop
+
     with tempfile.TemporaryDirectory() as tmp:
         ws = loop.init(data, Path(tmp) / "ws")
-        run = loop.train(ws, preset=preset, epochs=epochs, progress=False)
-        scores = run.scores().set_index("id")
-        preds = run.predictions().set_index("id")
-    junk = truth.set_index("id").loc[scores.index, "problem"].eq("junk").to_numpy()
-    flags = {
-        "junk?": scores["junk"].astype(str).str.lower().eq("true").to_numpy(),
-        "earlier rule (outlier >= 0.95, confidence < 0.5)": (
-            (scores["outlier"].astype(float) >= JUNK_OUTLIER)
-            & (preds.loc[scores.index, "confidence"].astype(float) < 0.5)
-        ).to_numpy(),
-    }
-    quality = (
-        scores["issues"]
-        .astype(str)
-        .map(lambda t: any(p.split(": ")[0] in WORDS.values() for p in t.split("; ")))
-    )
-    flags["image-quality word"] = quality.to_numpy()
-    flags["junk? or image-quality word"] = flags["junk?"] | flags["image-quality word"]
-    out = {}
-    for name, f in flags.items():
-        precision, recall = precision_recall(f, junk)
-        out[name] = (int(np.sum(f)), precision, recall)
-    return {"planted junk": (int(junk.sum()), len(junk), 0.0), **out}
+        loop.train(ws, preset=preset, epochs=epochs, progress=False)
+        return _latest_run(ws)
+
+
+def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray) -> list[tuple[str, str]]:
+    truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
+    junk = truth.set_index("id").loc[preds["id"], "problem"].eq("junk").to_numpy()
+    classes = [c[2:] for c in preds.columns if c.startswith("p_")]
+    probs = preds[[f"p_{c}" for c in classes]].to_numpy(float)
+    labels = preds["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    knn = neighbours(emb, max(16, OUTLIER_K + 1), seed=0)
+    z = J.class_distance(normalize(emb), probs.argmax(axis=1), len(classes))
+    share = J.neighbour_label_share(knn[0], labels)
+    conf = probs.max(axis=1)
+    chance = 1.0 / len(classes)
+    unsure = conf < chance + J.JUNK_CONFIDENCE * (1 - chance)
+    entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=1) / np.log(len(classes))
+    outlier = outlier_scores(knn[1])
+
+    def pr(name: str, flags: np.ndarray) -> tuple[str, str]:
+        p, r = precision_recall(flags, junk)
+        return name, f"{int(flags.sum())} flagged, precision {p:.3f}, recall {r:.3f}"
+
+    rows = [
+        ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),
+        pr("junk? (far, unsure, no common label)", J.junk_flags(z, probs, share)),
+        pr("baseline: far and unsure", (z >= J.JUNK_Z) & unsure),
+        pr("baseline: outlier >= 0.95, confidence < 0.5", (outlier >= JUNK_OUTLIER) & (conf < 0.5)),
+    ]
+    for name, score, flags in [
+        (f"class distance (z >= {J.JUNK_Z:g})", z, z >= J.JUNK_Z),
+        ("1 - confidence (unsure)", -conf, unsure),
+        ("entropy (>= 0.5)", entropy, entropy >= 0.5),
+        (f"1 - label share (share <= {J.JUNK_SHARE:g})", -share, share <= J.JUNK_SHARE),
+        ("outlier (>= 0.95)", outlier, outlier >= JUNK_OUTLIER),
+    ]:
+        label, text = pr(f"signal {name}", flags)
+        rows.append((label, f"ROC-AUC {roc_auc_score(junk, score):.3f}; alone: {text}"))
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data", nargs="+", type=Path)
+    ap.add_argument("--workspace", nargs="*", type=Path, default=None, help="re-score these")
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--epochs", type=int, default=None)
     args = ap.parse_args()
-    for data in args.data:
-        result = measure(data, args.preset, args.epochs)
-        n_junk, n, _ = result.pop("planted junk")
-        print(f"\n== {data} ({n} images, {n_junk} planted junk, preset {args.preset})")
-        for name, (flagged, precision, recall) in result.items():
-            print(f"  {name}: {flagged} flagged, precision {precision:.3f}, recall {recall:.3f}")
+    if args.workspace is not None and len(args.workspace) != len(args.data):
+        raise SystemExit("give one --workspace per DATA_DIR")
+    for k, data in enumerate(args.data):
+        if args.workspace is not None:
+            preds, emb = _latest_run(args.workspace[k])
+            how = f"re-scored {args.workspace[k]}"
+        else:
+            preds, emb = _trained(data, args.preset, args.epochs)
+            how = f"trained, preset {args.preset}"
+        print(f"\n== {data} ({how})")
+        for name, text in measure(data, preds, emb):
+            print(f"  {name}: {text}")
 
 
 if __name__ == "__main__":

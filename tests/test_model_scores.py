@@ -138,7 +138,6 @@ def test_junk_is_far_from_every_class_unsure_and_without_a_common_label():
     assert table.at[5, "pred_example"] == ""  # no image of ii among its neighbours
 
 
-
 def test_neighbour_label_share_is_the_largest_share_of_one_label_among_the_neighbours():
     knn_idx = np.array([[0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [2, 3, 4, 0, 1]])
     labels = np.array([0, 0, 1, 2, 1])
