@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/bench_google_push.py --window 100000 [--sheet-rows 20000]
 
 ``--window N``: N images pushed with the review window (``sheet_rows``) against all rows: first push
-into a spreadsheet without the worksheet, a repeat push of unchanged rows, and a push of new
-model results (every prediction moves); requests, bytes sent and received, seconds here.
+into a spreadsheet without the worksheet, a repeat push of unchanged rows, two pushes of new
+model results (every prediction moves, so most of the window's rows leave it and others come
+in), and a repeat; rows in the sheet, requests, bytes sent and received, seconds here.
 
 Without ``--window``: 10,000 rows pushed three ways.
 
@@ -42,7 +43,7 @@ import pandas as pd  # noqa: E402
 
 from sheets_bridge.core.rows import image_formula, label_choices, plan_push  # noqa: E402
 from sheets_bridge.core.schema import MODEL_COLUMNS, Schema  # noqa: E402
-from sheets_bridge.loop.window import review_window, window_note  # noqa: E402
+from sheets_bridge.loop.sheet_io import push_rows  # noqa: E402
 from sheets_bridge.sheets.google import GoogleSheet  # noqa: E402
 from sheets_bridge.sheets.google.plan import grid_from_values  # noqa: E402
 from tests.sheets_api import Formula, SheetsApiServer  # noqa: E402
@@ -249,12 +250,7 @@ def bench_set_with_dataframe(api: SheetsApiServer, n: int) -> dict:
 
 def windowed_push(sheet: GoogleSheet, rows: dict, limit: int) -> int:
     """What ``loop.push`` does with a Google sheet: read, window, merge by id, write."""
-    table = sheet.read()
-    pushed, outside = review_window(rows, table, limit)
-    plan = plan_push(table, pushed, SCHEMA, "v0001", label_choices(CLASSES))
-    if limit:
-        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
-    sheet.write(plan.write)
+    _, _, outside = push_rows(sheet, rows, SCHEMA, "v0001", CLASSES, limit=limit)
     return outside
 
 
@@ -263,7 +259,14 @@ def bench_window(api: SheetsApiServer, n: int, limit: int) -> list[dict]:
     for window in (limit, 0):
         sid = api.create_spreadsheet("bench")
         sheet = GoogleSheet(sid, TITLE, endpoint=api.url, requests_per_minute=None)
-        for step, version in (("first push", 0), ("repeat, unchanged", 0), ("new results", 1)):
+        steps = (
+            ("first push", 0),
+            ("repeat, unchanged", 0),
+            ("new results", 1),
+            ("new results again", 2),
+            ("repeat, unchanged", 2),
+        )
+        for step, version in steps:
             mark = len(api.log)
             start = time.perf_counter()
             outside = windowed_push(sheet, model_rows(n, version), window)
@@ -271,7 +274,7 @@ def bench_window(api: SheetsApiServer, n: int, limit: int) -> list[dict]:
             count, sent, received = api.traffic(mark)
             out.append(
                 {
-                    "rows": f"first {window:,} + sheet's" if window else "all",
+                    "rows": f"window {window:,}" if window else "all",
                     "push": step,
                     "rows_in_sheet": len(api.sheet(sid, TITLE).grid) - 1,
                     "outside": outside,

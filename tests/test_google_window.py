@@ -5,21 +5,33 @@ from __future__ import annotations
 
 from sheets_bridge import loop
 from sheets_bridge.core.cells import SheetTable
-from sheets_bridge.loop.window import review_window, window_note
+from sheets_bridge.loop.window import Window, review_window, window_note, without
 from sheets_bridge.store.workspace import Workspace
 from tests.conftest_google import *  # noqa: F403
 
 
-def test_the_window_is_the_first_rows_by_rank_plus_every_row_already_in_the_sheet():
-    rows = {f"r{i:02d}": {"rank": 20 - i} for i in range(20)}  # r19 ranks first
-    rows["norank"] = {"rank": ""}
-    table = SheetTable(("id", "annotator_1"), ({"id": "r00", "annotator_1": "ii"},))
-    picked, outside = review_window(rows, table, 3)
-    assert list(picked) == ["r19", "r18", "r17", "r00"] and outside == 17
-    assert review_window(rows, table, 0) == (rows, 0)  # 0: no window
-    assert review_window(rows, SheetTable((), ()), 100) == (rows, 0)
+def test_the_window_is_the_first_rows_by_rank_plus_every_row_people_typed_in():
+    rows = {f"r{i:02d}": {"rank": 20 - i, "subset": "train"} for i in range(20)}  # r19 first
+    rows["norank"] = {"rank": "", "subset": "train"}
+    header = ("id", "annotator_1", "note", "subset")
+    table = SheetTable(
+        header,
+        (
+            {"id": "r00", "annotator_1": "ii", "note": "", "subset": "train"},  # voted: stays
+            {"id": "r01", "annotator_1": "", "note": "", "subset": "val"},  # a move: stays
+            {"id": "r02", "annotator_1": " ", "note": "", "subset": "Train"},  # untouched: leaves
+            {"id": "r18", "annotator_1": "", "note": "", "subset": "train"},  # in the top 3
+            {"id": "gone", "annotator_1": "", "note": "", "subset": "train"},  # not in the data
+        ),
+    )
+    window = review_window(rows, table, 3, ("annotator_1", "note"))
+    assert list(window.rows) == ["r19", "r18", "r17", "r01", "r00"] and window.outside == 16
+    assert window.drop == {"r02": {"annotator_1": " ", "note": "", "subset": "Train"}}
+    assert without(table, window.drop).ids == ["r00", "r01", "r18", "gone"]
+    assert review_window(rows, table, 0) == Window(rows, 0)  # 0: no window
+    assert review_window(rows, SheetTable((), ()), 100) == Window(rows, 0)
     assert window_note(0, 21, 3) == ""
-    assert window_note(17, 21, 3).startswith("17 of 21 images are outside")
+    assert window_note(16, 21, 3).startswith("16 of 21 images are outside")
 
 
 def test_a_windowed_push_and_pull_keep_every_row_and_say_how_many_are_outside(

@@ -6,6 +6,7 @@ rules never depend on a backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -66,6 +67,14 @@ class SheetWrite:
     #: ``updates`` or ``appends``. A backend that keeps them (the local sheet) tells the next push
     #: which rows it can skip; others ignore them.
     digests: dict[str, int] = field(default_factory=dict)
+    #: Rows to take out of the sheet (a review window's rows that left it): id -> the text of each
+    #: cell people may type there, as the writer read it. A backend takes a row out only while
+    #: those cells still hold that text, checked right before removing it: a row a person typed
+    #: into meanwhile stays, and its changed cells are returned with the kept cells.
+    drop: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Header notes that depend on how many rows of ``drop`` stayed: column -> a function of that
+    #: number giving the note (written like ``notes``).
+    drop_notes: dict[str, Callable[[int], str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clash = sorted(

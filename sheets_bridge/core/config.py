@@ -63,8 +63,9 @@ class Config:
     )
     sheet_rows: int = _setting(
         20000,
-        "Google: a push writes the first N rows by rank plus rows already in the sheet "
-        "(20,000 rows of ~20 columns stay well inside Google's 10 million cells); 0 = all rows",
+        "Google: a push writes the first N rows by rank plus rows people typed in; other rows "
+        "leave the sheet (20,000 rows of ~20 columns stay well inside Google's 10 million "
+        "cells); 0 = all rows",
     )
     image_url_template: str = _setting(
         "", "image URL for the sheet, e.g. https://host/{id}.png; empty: public_url/images/{id}"

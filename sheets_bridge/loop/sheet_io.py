@@ -18,7 +18,7 @@ from sheets_bridge.core.rows import (
     row_digest,
 )
 from sheets_bridge.core.schema import BRIDGE_COLUMNS, MODEL_COLUMNS, Schema
-from sheets_bridge.loop.window import review_window, window_note
+from sheets_bridge.loop.window import review_window, window_note, without
 from sheets_bridge.sheets import PartReader, Sheet
 from sheets_bridge.store.faults import faultpoint
 
@@ -35,8 +35,9 @@ def push_rows(
 ) -> tuple[PushPlan, list[dict[str, str]], int]:
     """Merge the model cells ``rows`` (id -> cells) into ``sheet``: one read, one write.
 
-    ``limit`` is the review window (0: every row). Returns the plan, the cells a person typed
-    during the push (kept), and how many rows stayed outside the window.
+    ``limit`` is the review window (0: every row): rows of the sheet that left it and hold no
+    human cell are taken out. Returns the plan, the cells a person typed during the push (kept),
+    and how many rows stay outside the window.
 
     A sheet that remembers what each push wrote (the local sheet) is written only the rows whose
     model cells changed since, or that changed there since (see :func:`_push_changed`).
@@ -48,15 +49,22 @@ def push_rows(
     else:
         table = sheet.read()
     faultpoint("push.read")
-    pushed, outside = review_window(rows, table, limit)
-    plan = plan_push(table, pushed, schema, version, label_choices(classes))
+    window = review_window(rows, table, limit, schema.human_columns)
+    plan = plan_push(
+        without(table, window.drop), window.rows, schema, version, label_choices(classes)
+    )
     if limit:
-        plan.write.notes["rank"] = window_note(outside, len(rows), limit)
+        outside, total = window.outside, len(rows)
+        plan.write.notes["rank"] = window_note(outside, total, limit)
+        plan.write.drop = window.drop
+        plan.write.drop_notes["rank"] = lambda stayed: window_note(outside - stayed, total, limit)
     _guard(plan, table, schema)
     if on_write:
         on_write()
     kept = sheet.write(plan.write)
-    return plan, kept if isinstance(kept, list) else [], outside
+    kept = kept if isinstance(kept, list) else []
+    stayed = len({k["id"] for k in kept if k.get("id") in window.drop})
+    return plan, kept, window.outside - stayed
 
 
 def _guard(plan: PushPlan, table: SheetTable, schema: Schema) -> None:

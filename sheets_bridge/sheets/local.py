@@ -239,6 +239,7 @@ class LocalSheet(LocalEdits, LocalQuery):
         A cell listed in ``change.expected`` is written only while it still holds what the writer
         read; one a person changed meanwhile keeps the person's value. Returns those cells.
 
+        Rows of ``change.drop`` are taken out while their cells still hold what the writer read.
         Only rows whose cells differ are rewritten, and only rows whose place in the order changes
         are moved: the work is compared inside SQLite, so a repeat push of a large sheet costs
         what changed.
@@ -279,6 +280,7 @@ class LocalSheet(LocalEdits, LocalQuery):
             finally:
                 db.execute("DELETE FROM incoming")
             self._append(db, change.appends, change.digests)
+            kept += self._drop(db, change.drop)
             if change.sort_by:
                 self._sort(db, change.sort_by)
         return kept
@@ -325,6 +327,29 @@ class LocalSheet(LocalEdits, LocalQuery):
                     "UPDATE incoming SET cells = ?, digest = NULL WHERE id = ?",
                     (json.dumps(cells), rid),
                 )
+        return kept
+
+    @staticmethod
+    def _drop(
+        db: sqlite3.Connection, drop: Mapping[str, Mapping[str, str]]
+    ) -> list[dict[str, str]]:
+        """Take out the rows of ``drop`` whose cells still hold what the writer read (inside the
+        write's transaction); a row a person typed into stays, and its typed cells are returned."""
+        kept: list[dict[str, str]] = []
+        for rid, want in drop.items():
+            found = db.execute("SELECT data FROM rows WHERE id = ?", (rid,)).fetchone()
+            if found is None:
+                continue
+            now = json.loads(found[0])
+            typed = [
+                {"id": rid, "column": c, "current": as_text(now.get(c))}
+                for c, text in want.items()
+                if as_text(now.get(c)).strip() != str(text).strip()
+            ]
+            if typed:
+                kept += typed
+            else:
+                db.execute("DELETE FROM rows WHERE id = ?", (rid,))
         return kept
 
     @staticmethod

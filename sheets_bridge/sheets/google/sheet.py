@@ -16,10 +16,13 @@ the cells whose value differs from what was read:
    name or a person stay text;
 4. when anything was written, one ``values:batchGet`` of the header row and the id column, to check
    that nobody sorted rows or moved columns since the read (if they did: re-read, put back what
-   was hit, write again, at most three times);
+   was hit, write again, at most three times); when the write takes rows out (``drop``, the
+   review window), the same request also reads the columns people type in, and is made even
+   when nothing was written: a row is taken out only while those cells are still blank;
 5. one ``spreadsheets:batchUpdate`` with the changed ``=IMAGE()`` cells as explicit
-   ``formulaValue`` (no other value is ever parsed), the first push's set-up, header notes, and
-   the sort.
+   ``formulaValue`` (no other value is ever parsed), the first push's set-up, header notes, the
+   rows taken out (``deleteDimension``, bottom-up, with as many blank rows added at the end so the
+   grid keeps its size) and the sort.
 
 A repeat push of unchanged rows is therefore two requests: the read and the sort. A first push
 into a spreadsheet without the worksheet is one failed read, ``addSheet`` (whose answer gives the
@@ -91,6 +94,7 @@ from sheets_bridge.sheets.google.plan import (
     value_ranges,
     writes_guarded,
 )
+from sheets_bridge.sheets.google.removal import DropCheck, Layout
 from sheets_bridge.sheets.google.repair import layout_matches, repair
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
@@ -211,11 +215,15 @@ class GoogleSheet:
                 grid = self._read_grid() or grid
             first = grid
             change, kept = keep_typed_cells(grid, change)
-            grid, plan = self._apply(
-                grid, plan_write(grid, change), lambda g: plan_write(g, change)
+            watch = sorted({c for cells in change.drop.values() for c in cells})
+            grid, plan, seen = self._apply(
+                grid, plan_write(grid, change), lambda g: plan_write(g, change), watch
             )
-            self._finish(first, grid, plan, change)
-            return kept
+            drop = DropCheck(change.drop)
+            if change.drop:
+                drop.check(plan, seen or self._layout_now(plan, watch))
+            self._finish(first, grid, plan, change, drop)
+            return kept + drop.kept
 
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
         """Set cells ``(id, column, value)`` outright; values are written raw.
@@ -356,24 +364,43 @@ class GoogleSheet:
         for data in pack(items):
             self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": data})
 
-    def _layout_now(self, plan: Plan) -> tuple[list[str], list[str]]:
+    def _layout_now(self, plan: Plan, watch: Collection[str] = ()) -> Layout:
+        """One ``values:batchGet``: the header row, the id column and the ``watch`` columns
+        (located by ``plan.header``; the caller checks the header read back matches it)."""
         key = col_letter(plan.header.index(KEY)) if KEY in plan.header else "A"
         q = quote_title(self.title)
-        answer = self._http.values_batch_get(self.key, [f"{q}!1:1", f"{q}!{key}:{key}"])
-        header, column = (vr.get("values", []) for vr in answer.get("valueRanges", [{}, {}]))
-        return [str(v) for v in (header[0] if header else [])], [
-            str(r[0]) if r else "" for r in column
-        ]
+        names = [c for c in watch if c in plan.header]
+        letters = [col_letter(plan.header.index(c)) for c in names]
+        ranges = [f"{q}!1:1", f"{q}!{key}:{key}", *(f"{q}!{x}:{x}" for x in letters)]
+        answer = self._http.values_batch_get(self.key, ranges)
+        got = [vr.get("values", []) for vr in answer.get("valueRanges", [])]
+        got += [[]] * (len(ranges) - len(got))
+        header, column, *rest = got
+        columns = {
+            n: [str(r[0]) if r else "" for r in vals]
+            for n, vals in zip(names, rest[: len(names)], strict=True)
+        }
+        return Layout(
+            [str(v) for v in (header[0] if header else [])],
+            [str(r[0]) if r else "" for r in column],
+            columns,
+        )
 
-    def _apply(self, grid: Grid, plan: Plan, replan: Callable[[Grid], Plan]) -> tuple[Grid, Plan]:
-        """Write ``plan``'s values, check nobody moved rows or columns under them, repair if they did."""
+    def _apply(
+        self, grid: Grid, plan: Plan, replan: Callable[[Grid], Plan], watch: Collection[str] = ()
+    ) -> tuple[Grid, Plan, Layout | None]:
+        """Write ``plan``'s values, check nobody moved rows or columns under them, repair if they did.
+
+        Returns the grid and plan written, and the check's read when one was made (with the
+        ``watch`` columns, for :class:`DropCheck`)."""
         for attempt in range(MAX_REPAIRS + 1):
             self._grow(grid, plan)
             self._send_values(plan)
             if not plan.cells and not plan.formulas:
-                return grid, plan
-            if layout_matches(grid, plan, *self._layout_now(plan)):
-                return grid, plan
+                return grid, plan, None
+            seen = self._layout_now(plan, watch)
+            if layout_matches(grid, plan, seen.header, seen.ids):
+                return grid, plan, seen
             # Rows were sorted, inserted or deleted, or columns moved, while we wrote: look again,
             # put back what the write hit (from what we read before), and write the plan again.
             now = self._read_grid()
@@ -397,9 +424,12 @@ class GoogleSheet:
             "again when the sheet is quiet"
         )
 
-    def _finish(self, first: Grid, grid: Grid, plan: Plan, change: SheetWrite) -> None:
+    def _finish(
+        self, first: Grid, grid: Grid, plan: Plan, change: SheetWrite, drop: DropCheck
+    ) -> None:
         """The formatting batch: the tool's formulas, the first set-up (or formats for the rows and
-        columns this write added), and the sort; split only when the formulas exceed ~2 MB."""
+        columns this write added), header notes, the rows taken out (``drop``) and the sort; split
+        only when the formulas exceed ~2 MB."""
         if grid.sheet_id is None:
             return
         sid = grid.sheet_id
@@ -417,7 +447,10 @@ class GoogleSheet:
             tail += growth_requests(
                 sid, plan.header, new_cols, new_rows, change.human_columns, change.choices
             )
-        tail += header_notes(sid, plan.header, change.notes)
+        notes = {**change.notes, **{c: f(drop.stayed) for c, f in change.drop_notes.items()}}
+        tail += header_notes(sid, plan.header, notes)
+        tail += drop.requests(sid)
+        data_rows -= len(drop.rows)
         if change.sort_by and change.sort_by in plan.header and data_rows > 1:
             width = max(plan.cols_needed, len(plan.header))
             tail.append(sort_request(sid, plan.header.index(change.sort_by), data_rows, width))
