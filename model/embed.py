@@ -100,6 +100,9 @@ def ann_neighbours(
     k = min(k, n)
     if k <= 1 or n < 3:
         return exact_neighbours(unit, k)
+    from model.jit_cache import use_disk_cache
+
+    use_disk_cache()  # before pynndescent defines its functions: they cache where we say
     from pynndescent import NNDescent  # numba: only when the data are large
 
     n_cand = min(max(candidates, 2 * k), n - 1)
@@ -160,7 +163,9 @@ def umap_2d(
         return pca_2d(emb)
     if n > sample_above and sample_size < n:
         return _umap_sampled(emb, seed, knn, n_neighbors, max(sample_size, MIN_UMAP_POINTS))
-    import umap  # heavy (numba): only when a map is made
+    from model.jit_cache import import_umap  # heavy (numba): only when a map is made
+
+    umap = import_umap()  # its compiled code is kept on disk for the next process
 
     k = min(n_neighbors, n - 1)
     if knn is None or knn[0].shape[1] < k:
