@@ -9,6 +9,9 @@ one: init a workspace in a temporary folder and train (``fast`` preset), or, wit
 
 - ``junk?`` (:func:`model.junk.junk_flags`): far from every class, the model unsure and no label
   common among the image's nearest neighbours; the flag count, precision and recall;
+- with the foreground-cropped view (the run's ``model.pt`` embedding each image cut to its
+  foreground, :func:`model.predict.cropped_view`) and the blur test, each alone and together, and
+  the combined rule's precision/recall on two random halves of the images;
 - baselines from the same run: far and unsure without the label-share test, and the earliest rule
   (``outlier >= 0.95`` and confidence < 0.5);
 - per signal: ROC-AUC against the planted junk, and precision/recall of the signal's own test.
@@ -30,28 +33,42 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from model import junk as J  # noqa: E402
 from model.embed import neighbours, normalize  # noqa: E402
+from model.predict import cropped_view  # noqa: E402
 from model.quality import precision_recall  # noqa: E402
 from model.scores import JUNK_OUTLIER, OUTLIER_K, outlier_scores  # noqa: E402
 
 
-def _latest_run(ws: Path) -> tuple[pd.DataFrame, np.ndarray]:
+def _latest_run(ws: Path, data: Path) -> tuple[pd.DataFrame, np.ndarray, tuple]:
     runs = sorted(p for p in (ws / "runs").iterdir() if (p / "predictions.csv").is_file())
     if not runs:
         raise SystemExit(f"{ws} holds no run with predictions.csv; train first")
     preds = pd.read_csv(runs[-1] / "predictions.csv", dtype={"id": str, "label": str})
-    return preds, np.load(runs[-1] / "embeddings.npy")
+    files = {p.stem: p for p in data.rglob("*.png")}
+    crop = cropped_view(runs[-1] / "model.pt", [files[i] for i in preds["id"]])
+    return preds, np.load(runs[-1] / "embeddings.npy"), crop
 
 
-def _trained(data: Path, preset: str, epochs: int | None) -> tuple[pd.DataFrame, np.ndarray]:
+def _trained(data: Path, preset: str, epochs: int | None) -> tuple[pd.DataFrame, np.ndarray, tuple]:
     from sheets_bridge import loop
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = loop.init(data, Path(tmp) / "ws")
         loop.train(ws, preset=preset, epochs=epochs, progress=False)
-        return _latest_run(ws)
+        return _latest_run(ws, data)
 
 
-def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray) -> list[tuple[str, str]]:
+def _split_halves(score_flags, junk: np.ndarray) -> str:
+    """Precision/recall on two random halves of the images (seed 0), as a check that one
+    half's result holds on the other."""
+    half = np.random.default_rng(0).random(len(junk)) < 0.5
+    parts = []
+    for h in (half, ~half):
+        p, r = precision_recall(score_flags[h], junk[h])
+        parts.append(f"{p:.2f}/{r:.2f}")
+    return " and ".join(parts)
+
+
+def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray, crop: tuple) -> list[tuple[str, str]]:
     truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
     junk = truth.set_index("id").loc[preds["id"], "problem"].eq("junk").to_numpy()
     classes = [c[2:] for c in preds.columns if c.startswith("p_")]
@@ -70,9 +87,17 @@ def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray) -> list[tuple[str,
         p, r = precision_recall(flags, junk)
         return name, f"{int(flags.sum())} flagged, precision {p:.3f}, recall {r:.3f}"
 
+    crop_emb, crop_probs, sharp = crop
+    crop_z = J.class_distance(normalize(crop_emb), crop_probs.argmax(axis=1), len(classes))
+    sharp_z = J.robust_z(sharp)
+    flags = J.junk_flags(z, probs, share, crop_z, sharp_z)
     rows = [
         ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),
-        pr("junk? (far, unsure, no common label)", J.junk_flags(z, probs, share)),
+        pr("junk? (also far when cropped; or far blurrier)", flags),
+        ("  precision/recall on two random halves", _split_halves(flags, junk)),
+        pr("  without the blur test", J.junk_flags(z, probs, share, crop_z)),
+        pr("  without the cropped view", J.junk_flags(z, probs, share, None, sharp_z)),
+        pr("earlier: far, unsure, no common label", J.junk_flags(z, probs, share)),
         pr("baseline: far and unsure", (z >= J.JUNK_Z) & unsure),
         pr("baseline: outlier >= 0.95, confidence < 0.5", (outlier >= JUNK_OUTLIER) & (conf < 0.5)),
     ]
@@ -82,6 +107,8 @@ def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray) -> list[tuple[str,
         ("entropy (>= 0.5)", entropy, entropy >= 0.5),
         (f"1 - label share (share <= {J.JUNK_SHARE:g})", -share, share <= J.JUNK_SHARE),
         ("outlier (>= 0.95)", outlier, outlier >= JUNK_OUTLIER),
+        (f"cropped-view distance (z >= {J.CROP_Z:g})", crop_z, crop_z >= J.CROP_Z),
+        (f"blur (sharpness z <= {J.BLUR_Z:g})", -sharp_z, sharp_z <= J.BLUR_Z),
     ]:
         label, text = pr(f"signal {name}", flags)
         rows.append((label, f"ROC-AUC {roc_auc_score(junk, score):.3f}; alone: {text}"))
@@ -99,13 +126,13 @@ def main() -> None:
         raise SystemExit("give one --workspace per DATA_DIR")
     for k, data in enumerate(args.data):
         if args.workspace is not None:
-            preds, emb = _latest_run(args.workspace[k])
+            preds, emb, crop = _latest_run(args.workspace[k], data)
             how = f"re-scored {args.workspace[k]}"
         else:
-            preds, emb = _trained(data, args.preset, args.epochs)
+            preds, emb, crop = _trained(data, args.preset, args.epochs)
             how = f"trained, preset {args.preset}"
         print(f"\n== {data} ({how})")
-        for name, text in measure(data, preds, emb):
+        for name, text in measure(data, preds, emb, crop):
             print(f"  {name}: {text}")
 
 

@@ -142,3 +142,34 @@ def predict_paths(
         paths, cache_dir=cache_dir, size=config.image_size, channels=config.channels, fit=config.fit
     )
     return predict_images(ckpt, images)
+
+
+#: the side at which images are decoded for the foreground-cropped view (before the crop)
+CROP_SOURCE = 96
+
+
+def cropped_view(
+    ckpt: Checkpoint | str | os.PathLike[str],
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's look at each image cut to its foreground (:func:`model.junk.foreground_crop`):
+    embeddings ``[N, dim]``, probabilities ``[N, classes]``, and each image's sharpness
+    (:func:`model.junk.sharpness`), all from a ``CROP_SOURCE``-pixel decode."""
+    from PIL import Image
+
+    from model.junk import foreground_crop, sharpness
+
+    ckpt = _as_checkpoint(ckpt)
+    size, channels = ckpt.config.image_size, ckpt.config.channels
+    source = load_images(paths, cache_dir=cache_dir, size=CROP_SOURCE, channels=channels)
+    crops, sharp = [], np.zeros(len(source))
+    for i, img in enumerate(source):
+        hwc = img if channels == 1 else img.transpose(1, 2, 0)
+        sharp[i] = sharpness(hwc)
+        crop = Image.fromarray(foreground_crop(hwc)).resize((size, size), Image.Resampling.BILINEAR)
+        arr = np.asarray(crop, dtype=np.uint8)
+        crops.append(arr if channels == 1 else arr.transpose(2, 0, 1))
+    batch = np.stack(crops) if crops else np.zeros((0, *source.shape[1:3]), np.uint8)
+    return predict_images(ckpt, batch, embed=True), predict_images(ckpt, batch), sharp

@@ -152,3 +152,46 @@ def test_tiny_sets_get_a_pca_map():
     xy = umap_2d(emb)
     assert xy.shape == (10, 2) and xy.dtype == np.float32
     assert np.array_equal(xy, pca_2d(emb))
+
+
+def test_foreground_crop_makes_a_small_glyph_look_like_a_large_one():
+    from PIL import Image
+
+    from model.junk import foreground_crop
+
+    rng = np.random.default_rng(0)
+
+    def page(side: int, glyph: int) -> np.ndarray:
+        img = np.clip(230 + rng.normal(0, 3, (side, side)), 0, 255).astype(np.uint8)
+        y = x = (side - glyph) // 3  # off-centre
+        img[y : y + glyph, x : x + glyph // 4] = 20  # a bar and a foot: an "L"
+        img[y + glyph - glyph // 4 : y + glyph, x : x + glyph] = 20
+        return img
+
+    def view(img: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(img).resize((24, 24)), dtype=np.float64)
+
+    big, tiny = page(96, 64), page(96, 16)
+    before = np.abs(view(big) - view(tiny)).mean()
+    after = np.abs(view(foreground_crop(big)) - view(foreground_crop(tiny))).mean()
+    assert after < before / 3
+    blank = np.full((40, 40, 3), 200, np.uint8)
+    assert foreground_crop(blank) is blank  # nothing in front: unchanged
+
+
+def test_junk_flags_cropped_view_vetoes_and_blur_adds():
+    from model.junk import junk_flags, robust_z, sharpness
+
+    probs = np.full((4, 4), 0.25)
+    far, share = np.array([9.0, 9.0, 1.0, 3.0]), np.full(4, 0.3)
+    assert junk_flags(far, probs, share).tolist() == [True, True, False, False]
+    crop_z = np.array([8.0, 0.5, 0.0, 0.0])  # the second is an ordinary image once cropped
+    assert junk_flags(far, probs, share, crop_z).tolist() == [True, False, False, False]
+    rng = np.random.default_rng(1)
+    sharp_imgs = [np.kron(rng.integers(0, 255, (8, 8)), np.ones((4, 4))) for _ in range(20)]
+    blurry = np.full((32, 32), 100.0) + np.linspace(0, 50, 32)[None, :]
+    values = np.array([sharpness(i) for i in [*sharp_imgs, blurry]])
+    z = robust_z(values)
+    assert z[-1] <= -5 and (z[:-1] > -5).all()
+    sharp_z = np.array([0.0, 0.0, -9.0, -9.0])  # blurry: only the one somewhat far is junk
+    assert junk_flags(far, probs, share, crop_z, sharp_z).tolist() == [True, False, False, True]
