@@ -71,6 +71,8 @@ class Embedded:
     pool: np.ndarray  # [n_pool, D] float32
     label_book: np.ndarray | None
     eval_accuracy: dict[str, float] = field(default_factory=dict)
+    #: the final model's predicted class index per row of each extra set (accuracy per group)
+    eval_pred: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,11 +112,12 @@ class EmbedTask:
                     batch_size=self.config.eval_batch_size,
                     embed=True,
                 )[0]
-            accuracy = {}
+            accuracy, pred = {}, {}
             for name, ix in self.offsets.items():
                 probs = predict_group(net, store, [ix], batch_size=self.config.eval_batch_size)[0]
-                accuracy[name] = float((probs.argmax(1) == self.labels[ix]).mean())
-        return Embedded(pool.astype(np.float32), book, accuracy)
+                pred[name] = probs.argmax(1).astype(np.int64)
+                accuracy[name] = float((pred[name] == self.labels[ix]).mean())
+        return Embedded(pool.astype(np.float32), book, accuracy, pred)
 
 
 EpochHook = Callable[[TrainTask], Callable[[int, int], None] | None]

@@ -190,6 +190,7 @@ class OutOfFoldRun:
         self.cache_dir: Path | None = None
         self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
         self.engine_note: str | None = None  # why the run used another engine than asked
+        self.eval_sets: dict[str, pd.DataFrame] = {}  # labelled extra sets, in store order
 
     def execute(
         self,
@@ -220,6 +221,7 @@ class OutOfFoldRun:
         self._write_outputs(
             oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
         )
+        self._write_eval_predictions(embedded)
         metrics = self._finish(
             engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
         )
@@ -394,6 +396,7 @@ class OutOfFoldRun:
             "test": rows[(rows["split"] == "test") & rows["label"].isin(self.classes)],
             **extra,
         }
+        self.eval_sets = {name: f for name, f in sets.items() if len(f)}
         frames = [pool, *(f for f in sets.values() if len(f))]
         # train+val hashes also find byte-identical duplicates, so make sure they exist
         self.pool_sha = [
@@ -432,12 +435,13 @@ class OutOfFoldRun:
 
         emb_all, n = self.probe_features, len(self.pool)
         w, b = state["fc.weight"].numpy(), state["fc.bias"].numpy()
-        eval_acc = {
-            name: float((head_probs(w, b, emb_all[ix]).argmax(1) == labels[ix]).mean())
+        pred = {
+            name: head_probs(w, b, emb_all[ix]).argmax(1).astype(np.int64)
             for name, ix in offsets.items()
         }
+        eval_acc = {name: float((pred[name] == labels[ix]).mean()) for name, ix in offsets.items()}
         lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
-        return Embedded(emb_all[:n].astype(np.float32), lb_emb, eval_acc)
+        return Embedded(emb_all[:n].astype(np.float32), lb_emb, eval_acc, pred)
 
     def _write_outputs(
         self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
@@ -473,6 +477,30 @@ class OutOfFoldRun:
             "final": {"trained_on": ids[final.trained_on].tolist(), "best_epoch": final.best_epoch},
         }
         (out / "folds.json").write_text(json.dumps(folds_doc))
+
+    def _write_eval_predictions(self, embedded) -> None:
+        """``eval_predictions.csv``: the final model's prediction for every row of every labelled
+        extra set (``set, id, path, label, pred``), so accuracy can be broken down by group."""
+        frames = []
+        for name, f in self.eval_sets.items():
+            pred = embedded.eval_pred.get(name)
+            if pred is None or len(pred) != len(f):
+                continue
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "set": name,
+                        "id": f["id"].astype(str) if "id" in f else "",
+                        "path": f["path"].astype(str),
+                        "label": f["label"].astype(str),
+                        "pred": np.asarray(self.classes, dtype=object)[pred],
+                    }
+                )
+            )
+        if frames:
+            pd.concat(frames, ignore_index=True).to_csv(
+                self.out_dir / "eval_predictions.csv", index=False
+            )
 
     def _train(self, engine, labels, partial):
         """Fold models and the final model, less those ``partial`` already holds; returns what

@@ -27,6 +27,7 @@ from sheets_bridge.core.crowd import crowdlab, probabilities
 from sheets_bridge.core.labels import REMOVE_MARK
 from sheets_bridge.core.schema import KEY
 from sheets_bridge.core.votes import RowVotes, read_votes, shown
+from sheets_bridge.loop.audit import audit
 from sheets_bridge.store.workspace import Workspace
 
 #: How many of the first rows of the sheet's review order (``rank``) to check for unreviewed rows.
@@ -231,6 +232,7 @@ def disagreement_report(ws: Workspace, *, top_n: Sequence[int] = TOP_N) -> dict:
         "run": run.id if run else None,
         **report,
         "last_pull": last_pull,
+        **audit(ws, run),
     }
 
 
@@ -280,6 +282,7 @@ def describe(report: Mapping) -> str:
     if mvc:
         out.append("model vs consensus (consensus -> model prediction):")
         out += [f"  {p['a']:>5} -> {p['b']:<5} {p['count']}" for p in mvc[:5]]
+    out += _describe_model(report)
     out.append("")
     out.append("annotators:")
     for a, s in report["annotator_stats"].items():
@@ -307,3 +310,53 @@ def describe(report: Mapping) -> str:
         out.append("annotator vs annotator (both orders counted):")
         out += ["  " + line for line in _table(aa, classes, "ann", "ann")]
     return "\n".join(out)
+
+
+def _groups(groups: Sequence[Mapping], n: int = 6) -> str:
+    return ", ".join(
+        f"{g['group']} {g['accuracy']:.0%} ({g['correct']}/{g['n']})" + (" *" if g["weak"] else "")
+        for g in groups[:n]
+    )
+
+
+def _describe_model(report: Mapping) -> list[str]:
+    """The model-side sections: model vs labels, weak groups, style clusters."""
+    out: list[str] = []
+    conf = report.get("label_confusion")
+    if conf and conf["top"]:
+        out += [
+            "",
+            f"model vs labels (label -> out-of-fold prediction; {conf['wrong']} of "
+            f"{conf['images']} images disagree):",
+        ]
+        out += [
+            f"  {p['a']:>5} -> {p['b']:<5} {p['count']}  e.g. {', '.join(p['examples'])}"
+            for p in conf["top"]
+        ]
+    weak = report.get("weak")
+    if weak:
+        out += [
+            "",
+            f"where the model is weak, on the fixed evaluation set ({weak['n']} images: the first "
+            f"version's val still in val; {weak['predictions']} predictions; "
+            f"{weak['accuracy']:.1%} overall; * = weakest):",
+            "  per class: " + _groups(weak["per_class"], len(weak["per_class"])),
+        ]
+        if weak["per_cluster"]:
+            out.append("  per style cluster: " + _groups(weak["per_cluster"]))
+        for kind in ("per_class", "per_cluster"):
+            for g in weak[kind]:
+                if g["weak"] and g["wrong"]:
+                    name = "class" if kind == "per_class" else "cluster"
+                    shown_ = ", ".join(f"{w['id']} ({w['label']}->{w['pred']})" for w in g["wrong"])
+                    out.append(f"    {name} {g['group']} wrong: {shown_}")
+    clusters = report.get("clusters") or []
+    if clusters:
+        out += ["", "style clusters (images in train / val, verdict, most typical images):"]
+        out += [
+            f"  {c['cluster']:>3}: {c['train']:>4} train / {c['val']:>4} val"
+            + (f" ({c['split']})" if c["split"] else "")
+            + f"  e.g. {', '.join(c['examples'])}"
+            for c in clusters
+        ]
+    return out

@@ -26,7 +26,7 @@ FIXED_EVAL = "fixed_val"
 
 def fixed_eval_set(ws: Workspace, version) -> pd.DataFrame:
     """The first version's validation images that are still in ``version``'s val, with their
-    labels in ``version`` (``path, label``): accuracy on it compares versions whose val sets
+    labels in ``version`` (``id, path, label``): accuracy on it compares versions whose val sets
     differ. Removed images and images moved to train (the model trains on those) drop out; the
     label book, when there is one, is reported beside it as the other fixed yardstick.
     """
@@ -38,7 +38,11 @@ def fixed_eval_set(ws: Workspace, version) -> pd.DataFrame:
     m = version.manifest()
     keep = m[m["id"].isin(root_val) & (m["split"] == "val")]
     return pd.DataFrame(
-        {"path": [str(ws.root / p) for p in keep["path"]], "label": list(keep["label"])}
+        {
+            "id": [str(i) for i in keep["id"]],
+            "path": [str(ws.root / p) for p in keep["path"]],
+            "label": list(keep["label"]),
+        }
     )
 
 
