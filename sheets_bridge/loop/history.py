@@ -32,6 +32,9 @@ def versions_table(ws: Workspace) -> list[dict]:
                 "images": counts.get("images"),
                 "train": counts.get("splits", {}).get("train", 0),
                 "val": counts.get("splits", {}).get("val", 0),
+                # images = train + val + label_book + test: the columns add up
+                "label_book": counts.get("splits", {}).get("label_book", 0),
+                "test": counts.get("splits", {}).get("test", 0),
                 "changes": meta.get("changes", 0),
                 "message": meta.get("message", ""),
                 "run": run.id if run else None,
@@ -52,19 +55,21 @@ def describe_versions(rows: list[dict]) -> str:
         return f"{value:.1%}" if value is not None else "-"
 
     lines = [
-        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'changes':>8} {'val acc':>8} "
-        f"{'fixed':>7} {'book':>7}  message"
+        f"{'':2}{'version':8} {'images':>7} {'train':>6} {'val':>5} {'l.book':>6} {'test':>5} "
+        f"{'changes':>8} {'val acc':>8} {'fixed':>7} {'book':>7}  message"
     ]
     for r in rows:
         mark = "* " if r["current"] else "  "
         lines.append(
             f"{mark}{r['version']:8} {r['images']:>7} {r['train']:>6} {r['val']:>5} "
+            f"{r.get('label_book', 0):>6} {r.get('test', 0):>5} "
             f"{r['changes']:>8} {pct(r['val_accuracy']):>8} {pct(r.get('fixed_val_accuracy')):>7} "
             f"{pct(r.get('label_book_accuracy')):>7}  {r['message']}"
         )
     lines.append(
-        "(val acc: this version's val set; fixed: the first version's val images still in val, "
-        "the same yardstick for every version; book: the label book)"
+        "(images = train + val + l.book (label book) + test; val acc: this version's val set; "
+        "fixed: the first version's val images still in val, the same yardstick for every "
+        "version; book: accuracy on the label book)"
     )
     return "\n".join(lines)
 

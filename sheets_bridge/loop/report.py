@@ -19,7 +19,7 @@ Removal votes (``x``) are not classes: they are counted per annotator instead.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import combinations
 
 from sheets_bridge.core.consensus import Decision, decide_votes
@@ -200,6 +200,26 @@ def build_report(
     }
 
 
+def removed_rows(
+    rows: Sequence[Mapping[str, str]],
+    ids: Collection[str],
+    annotators: Sequence[str],
+    classes: Sequence[str],
+) -> dict:
+    """The sheet's rows of images the last pull removed (``ids``): they stay in the sheet until
+    the next push marks them, and with the version's rows they add up to what that pull read."""
+    picked = [r for r in rows if str(r.get(KEY, "")) in ids]
+    read = [read_votes(r, annotators, classes) for r in picked]
+    return {
+        "rows": len(picked),
+        "reviewed": sum(rv.reviewed for rv in read),
+        "removes_by_annotator": {
+            a: sum(1 for rv in read if a in rv.votes and rv.votes[a].kind == "remove")
+            for a in annotators
+        },
+    }
+
+
 def disagreement_report(ws: Workspace, *, top_n: Sequence[int] = TOP_N) -> dict:
     """The report for a workspace: its sheet, its current version and the latest run.
 
@@ -227,10 +247,17 @@ def disagreement_report(ws: Workspace, *, top_n: Sequence[int] = TOP_N) -> dict:
     last_pull = None
     if isinstance(meta.get("pull"), dict):  # the counts the pull that made this version reported
         last_pull = {"version": version.name, "base": meta.get("parent"), **meta["pull"]}
+    removed = None
+    if meta.get("parent"):
+        base = ws.version(meta["parent"]).manifest()
+        gone = set(base["id"].astype(str)) - set(labels)
+        removed = removed_rows(table.rows, gone, ws.config.annotators, ws.classes)
     return {
         "version": version.name,
         "run": run.id if run else None,
         **report,
+        "sheet_rows": len(table.rows),
+        "removed_rows": removed,
         "last_pull": last_pull,
         **audit(ws, run),
     }
@@ -250,13 +277,31 @@ def _table(m: list[list[int]], classes: Sequence[str], rows_are: str, cols_are: 
     return lines
 
 
+def _rows_line(report: Mapping) -> str:
+    """ "36 rows in the sheet: 33 of v0002 (3 reviewed) and 3 of images the last pull removed (3
+    reviewed)" -- the parts add up to the sheet and to what the last pull read."""
+    here = f"{report['rows']} of {report.get('version', '?')} ({report['reviewed']} reviewed)"
+    gone = report.get("removed_rows")
+    total = report.get("sheet_rows", report["rows"])
+    extra = total - report["rows"] - (gone["rows"] if gone else 0)
+    parts = [here]
+    if gone and gone["rows"]:
+        parts.append(
+            f"{gone['rows']} of images the last pull removed ({gone['reviewed']} reviewed)"
+        )
+    if extra:
+        parts.append(f"{extra} of images removed earlier")
+    return f"{total} rows in the sheet: " + " and ".join(parts)
+
+
 def describe(report: Mapping) -> str:
     """The report as text for the terminal."""
     classes = report["classes"]
     head = [
         f"disagreement report for {report.get('version', '?')}"
         + (f" (model: {report['run']})" if report.get("run") else " (no model run yet)"),
-        f"{report['rows']} rows in the sheet, {report['reviewed']} reviewed; "
+        _rows_line(report)
+        + "; "
         + (
             ", ".join(f"{n} {k}" for k, n in report["decisions"].items() if n and k != "none")
             or "no decisions"
@@ -268,7 +313,8 @@ def describe(report: Mapping) -> str:
     if last:
         per = ", ".join(f"{a} {n}" for a, n in last["removes_by_annotator"].items())
         out.append(
-            f"last pull ({last['base']} -> {last['version']}): {last['reviewed']} rows reviewed, "
+            f"last pull ({last['base']} -> {last['version']}) read {last['rows']} rows: "
+            f"{last['reviewed']} reviewed, "
             f"{last['relabelled']} relabelled, {last['removed']} removed, {last['moved']} moved, "
             f"{last['blocked']} blocked; x votes per annotator: {per or 'none'}"
         )

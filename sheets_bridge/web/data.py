@@ -226,16 +226,26 @@ def umap_points(
 
 
 # -- dashboard ---------------------------------------------------------------------------------
+#: what each line of the accuracy chart measures (the legend)
+SERIES_TITLES = {
+    "val": "val (each version's own)",
+    "fixed_val": "fixed val (same images every version)",
+    "label_book": "label book",
+}
+
+
 def accuracy_chart(rows: list[dict], width: int = 640, height: int = 220) -> str:
-    """An inline SVG line chart of validation (and eval) accuracy per version."""
-    series: dict[str, list[tuple[int, float]]] = {"validation": []}
+    """An inline SVG line chart of accuracy per version: on each version's own val set (``val``),
+    and on every evaluation set the runs report: ``fixed_val`` (the same images for every
+    version), ``label_book`` and any ``--eval-dir``. Each line says which set it is."""
+    series: dict[str, list[tuple[int, float]]] = {"val": []}
     for i, r in enumerate(rows):
         if r.get("val_accuracy") is not None:
-            series["validation"].append((i, float(r["val_accuracy"])))
+            series["val"].append((i, float(r["val_accuracy"])))
         for name, acc in (r.get("eval") or {}).items():
             value = acc.get("accuracy") if isinstance(acc, dict) else acc
             if isinstance(value, (int, float)):
-                series.setdefault(f"eval: {name}", []).append((i, float(value)))
+                series.setdefault(name, []).append((i, float(value)))
     points = [p for s in series.values() for p in s]
     if not points:
         return ""
@@ -251,7 +261,7 @@ def accuracy_chart(rows: list[dict], width: int = 640, height: int = 220) -> str
     def py(v: float) -> float:
         return top + (height - top - bottom) * (1 - (v - lo) / (hi - lo))
 
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="accuracy per version">'
     ]
@@ -269,19 +279,24 @@ def accuracy_chart(rows: list[dict], width: int = 640, height: int = 220) -> str
         if not pts:
             continue
         path = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in pts)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        title = escape(SERIES_TITLES.get(name, name))
+        out.append(
+            f'<polyline data-series="{escape(name)}" points="{path}" fill="none" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
         for i, v in pts:
             out.append(
                 f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="4" fill="{colour}">'
-                f"<title>{escape(name)} {escape(str(rows[i]['version']))}: {v:.1%}</title></circle>"
+                f"<title>{title} {escape(str(rows[i]['version']))}: {v:.1%}</title></circle>"
             )
     legend_x = left
     for (name, pts), colour in zip(series.items(), colours, strict=False):
         if pts:
+            title = SERIES_TITLES.get(name, name)
             out.append(
                 f'<rect x="{legend_x}" y="{height - 12}" width="10" height="10" fill="{colour}"/>'
-                f'<text x="{legend_x + 14}" y="{height - 3}">{escape(name)}</text>'
+                f'<text x="{legend_x + 14}" y="{height - 3}">{escape(title)}</text>'
             )
-            legend_x += 14 + 8 * len(name) + 16
+            legend_x += 14 + 7 * len(title) + 16
     out.append("</svg>")
     return "".join(out)

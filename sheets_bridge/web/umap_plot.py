@@ -63,6 +63,30 @@ _EXTRA = (
     "#9edae5",
     "#393b79",
 )
+_BASE = _CATEGORY10 + _EXTRA
+_GOLDEN = 0.618033988749895  # hue step: consecutive hues land far apart on the colour wheel
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours: the 20 Tableau colours, then generated ones (hues a golden-ratio
+    step apart, saturation and lightness cycling), none of them the grey kept for "none"."""
+    import colorsys
+
+    out = list(_BASE[:n])
+    seen = {*out, _GREY}
+    k = 0
+    while len(out) < n:
+        hue = (k * _GOLDEN) % 1.0
+        light = (0.35, 0.55, 0.45, 0.65)[(k // 7) % 4]
+        sat = (0.85, 0.6, 0.95)[(k // 3) % 3]
+        r, g, b = colorsys.hls_to_rgb(hue, light, sat)
+        colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        k += 1
+        if colour not in seen:
+            seen.add(colour)
+            out.append(colour)
+    return out
+
 
 #: Columns sent to the browser (the hover, colours and actions use them).
 COLUMNS = (
@@ -100,7 +124,7 @@ TOOLTIP = """
 def legends(points: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """For each colour option, the (value, colour) pairs in legend order."""
     out: dict[str, list[tuple[str, str]]] = {}
-    class_colours = {c: (_CATEGORY10 + _EXTRA)[i % 20] for i, c in enumerate(classes)}
+    class_colours = dict(zip(classes, palette(len(classes)), strict=True))
     for option, _title in COLOUR_OPTIONS:
         values = points[option].astype(str)
         present = list(dict.fromkeys(sorted(values.unique())))
@@ -118,11 +142,8 @@ def legends(points: pd.DataFrame, classes: tuple[str, ...]) -> dict[str, list[tu
             order = [v for v in counts.index if v != "none"] + (
                 ["none"] if "none" in present else []
             )
-            palette = _CATEGORY10 + _EXTRA
-            pairs = [
-                (v, _GREY if v == "none" else palette[i % len(palette)])
-                for i, v in enumerate(order)
-            ]
+            colours = palette(len(order))
+            pairs = [(v, _GREY if v == "none" else c) for v, c in zip(order, colours, strict=True)]
         out[option] = pairs
     return out
 
@@ -202,6 +223,10 @@ def figure_components(
         line_alpha=0.9,
         nonselection_fill_alpha=0.12,
         nonselection_line_alpha=0.12,
+        # An explicit selection glyph (not Bokeh's "auto" one, which keeps the colours it was
+        # built with): the page switches its colour mapper with the others.
+        selection_fill_alpha=0.9,
+        selection_line_alpha=1.0,
         name="points",
     )
     # The other mappers are not attached to a glyph yet; keeping them on the figure puts them in the

@@ -43,7 +43,14 @@
     const decided = Object.entries(r.decisions)
       .filter(([k, n]) => n && k !== "none")
       .map(([k, n]) => n + " " + k);
-    return r.rows + " rows in the sheet, " + r.reviewed + " reviewed" +
+    // The parts add up to the sheet, and (after a pull) to what the pull read.
+    const total = r.sheet_rows === undefined ? r.rows : r.sheet_rows;
+    const gone = r.removed_rows;
+    const parts = [r.rows + " of " + r.version + " (" + r.reviewed + " reviewed)"];
+    if (gone && gone.rows) parts.push(gone.rows + " of images the last pull removed (" + gone.reviewed + " reviewed)");
+    const extra = total - r.rows - (gone ? gone.rows : 0);
+    if (extra) parts.push(extra + " of images removed earlier");
+    return total + " rows in the sheet: " + parts.join(" and ") +
       (decided.length ? "; " + decided.join(", ") : "") + " (rule: " + r.rule + ")" +
       (r.run ? "" : "; no model run yet");
   }
@@ -54,7 +61,7 @@
     const p = r.last_pull;
     if (!p) return "";
     const per = Object.entries(p.removes_by_annotator).map(([a, n]) => a + " " + n).join(", ");
-    return "last pull (" + p.base + " → " + p.version + "): " + p.reviewed + " rows reviewed, " +
+    return "last pull (" + p.base + " → " + p.version + ") read " + p.rows + " rows: " + p.reviewed + " reviewed, " +
       p.relabelled + " relabelled, " + p.removed + " removed, " + p.moved + " moved, " +
       p.blocked + " blocked; x votes per annotator: " + (per || "none");
   }
@@ -126,7 +133,9 @@
   async function load() {
     card.setAttribute("aria-busy", "true");
     try {
-      show(await sb.api("GET", "/api/report"));
+      const report = await sb.api("GET", "/api/report");
+      show(report);
+      if (sb.showAudit) sb.showAudit(report); // the model-side cards (audit.js)
       card.dataset.ready = "1";
     } catch (e) {
       $("report-summary").textContent = "The report could not be built: " + e.message;
