@@ -162,3 +162,25 @@ def test_counts_add_up_after_a_pull_with_edits(pulled):
     assert "where the model is weak, on the fixed evaluation set" in text
     versions = CliRunner().invoke(main, ["versions", "-w", str(ws.root)]).output
     assert "l.book" in versions and "images = train + val + l.book" in versions
+
+
+def test_rebalance_shows_each_clusters_counts_before_and_after_its_moves(pulled):
+    from sheets_bridge.loop.rebalance import RebalanceReport, cluster_table, propose
+
+    ws, run, _, _ = pulled
+    moves = propose(ws)
+    table = cluster_table(ws, moves)
+    m = ws.current.manifest()
+    cluster = dict(zip(run.scores()["id"], run.scores()["cluster"].astype(str), strict=True))
+    moved = dict(zip(moves["id"], moves["to_split"], strict=True))
+    for c in table:
+        members = m[m["id"].map(cluster) == c["cluster"]]
+        after = [moved.get(i, s) for i, s in zip(members["id"], members["split"], strict=True)]
+        assert (c["train"], c["val"]) == (
+            int((members["split"] == "train").sum()),
+            int((members["split"] == "val").sum()),
+        )
+        assert (c["train_after"], c["val_after"]) == (after.count("train"), after.count("val"))
+    text = RebalanceReport(moves, clusters=table).describe()
+    assert "style clusters (train / val now -> after the moves" in text
+    assert all(c["examples"][0] in text for c in table)

@@ -17,7 +17,7 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -314,14 +314,34 @@ class RebalanceReport:
     proposals: pd.DataFrame
     version: str | None = None
     suggestions: Path | None = None
+    #: per style cluster: train/val counts now and after the moves, and its most typical images
+    #: (the dashboard's "Style clusters" card shows the images)
+    clusters: list[dict] = field(default_factory=list)
+
+    def _clusters(self) -> str:
+        if not self.clusters:
+            return ""
+        lines = ["style clusters (train / val now -> after the moves; most typical images):"]
+        lines += [
+            f"  {c['cluster']:>3}: {c['train']:>4} / {c['val']:<4} -> "
+            f"{c['train_after']:>4} / {c['val_after']:<4} e.g. {', '.join(c['examples'])}"
+            for c in self.clusters
+        ]
+        return "\n".join(lines) + "\n\n"
 
     def describe(self) -> str:
         if self.proposals.empty:
-            return "no moves needed (or no style clusters yet: run `sheets-bridge train` first)"
+            return self._clusters() + (
+                "no moves needed (or no style clusters yet: run `sheets-bridge train` first)"
+            )
         if self.version:
-            return f"moved {len(self.proposals)} images; {self.version} is now current"
+            return (
+                self._clusters()
+                + f"moved {len(self.proposals)} images; {self.version} is now current"
+            )
         return (
-            self.proposals.to_string(index=False, max_rows=30)
+            self._clusters()
+            + self.proposals.to_string(index=False, max_rows=30)
             + f"\n\n{len(self.proposals)} suggestions saved to {self.suggestions}; the next push "
             "shows them in the issues column.\nAccept one by typing the split into its subset cell, "
             "or run `sheets-bridge rebalance --apply`."
@@ -332,8 +352,32 @@ def rebalance(ws: Workspace, *, apply_now: bool = False) -> RebalanceReport:
     """Propose train/val moves; build a version with them (``apply_now``) or save them as
     suggestions the next push shows in the sheet."""
     proposals = propose(ws)
+    shown = cluster_table(ws, proposals)
     if proposals.empty:
-        return RebalanceReport(proposals)
+        return RebalanceReport(proposals, clusters=shown)
     if apply_now:
-        return RebalanceReport(proposals, version=apply(ws, proposals).name)
-    return RebalanceReport(proposals, suggestions=write_suggestions(ws, proposals))
+        return RebalanceReport(proposals, version=apply(ws, proposals).name, clusters=shown)
+    return RebalanceReport(proposals, suggestions=write_suggestions(ws, proposals), clusters=shown)
+
+
+def cluster_table(ws: Workspace, proposals: pd.DataFrame) -> list[dict]:
+    """Each style cluster's train/val counts in the current version and after ``proposals``,
+    with its most typical images (see :func:`sheets_bridge.loop.audit.cluster_overview`)."""
+    from sheets_bridge.loop.audit import cluster_overview
+
+    cluster_of, _ = clusters(ws)
+    if not cluster_of:
+        return []
+    run = ws.latest_run(ws.current.name) or ws.latest_run()  # the run clusters() read
+    scores = run.scores() if run else None
+    if scores is None or "cluster" not in scores:
+        scores = pd.DataFrame({"id": list(cluster_of), "cluster": list(cluster_of.values())})
+    manifest = ws.current.manifest()
+    after = manifest.copy()
+    to = dict(zip(proposals["id"], proposals["to_split"], strict=True)) if len(proposals) else {}
+    after["split"] = [to.get(i, s) for i, s in zip(after["id"], after["split"], strict=True)]
+    later = {c["cluster"]: c for c in cluster_overview(scores, after)}
+    return [
+        {**c, "train_after": later[c["cluster"]]["train"], "val_after": later[c["cluster"]]["val"]}
+        for c in cluster_overview(scores, manifest)
+    ]
