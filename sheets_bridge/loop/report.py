@@ -313,8 +313,7 @@ def describe(report: Mapping) -> str:
     if last:
         per = ", ".join(f"{a} {n}" for a, n in last["removes_by_annotator"].items())
         out.append(
-            f"last pull ({last['base']} -> {last['version']}) read {last['rows']} rows: "
-            f"{last['reviewed']} reviewed, "
+            f"last pull ({last['base']} -> {last['version']}): {last['reviewed']} rows reviewed, "
             f"{last['relabelled']} relabelled, {last['removed']} removed, {last['moved']} moved, "
             f"{last['blocked']} blocked; x votes per annotator: {per or 'none'}"
         )

@@ -61,7 +61,7 @@
     const p = r.last_pull;
     if (!p) return "";
     const per = Object.entries(p.removes_by_annotator).map(([a, n]) => a + " " + n).join(", ");
-    return "last pull (" + p.base + " → " + p.version + ") read " + p.rows + " rows: " + p.reviewed + " reviewed, " +
+    return "last pull (" + p.base + " → " + p.version + "): " + p.reviewed + " rows reviewed, " +
       p.relabelled + " relabelled, " + p.removed + " removed, " + p.moved + " moved, " +
       p.blocked + " blocked; x votes per annotator: " + (per || "none");
   }
