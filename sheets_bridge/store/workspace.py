@@ -4,7 +4,7 @@
 <workspace>/sheets-bridge.toml   settings
 <workspace>/state.json           which version is current (checkout changes only this)
 <workspace>/versions/vNNNN/      manifest.csv, changes.csv, meta.json (never modified)
-<workspace>/runs/<run-id>/       model.pt, predictions.csv, embeddings.npy, umap.npy, scores.csv, metrics.json, run.json
+<workspace>/runs/<run-id>/       model.pt, predictions.csv, eval_predictions.csv, embeddings.npy, umap.npy, scores.csv, metrics.json, run.json
 <workspace>/sheet.db             the embedded local sheet
 <workspace>/media/               images (content-addressed), thumbnails, tensor cache
 <workspace>/.lock, .lock.json    the writer lock and who holds it (see store/lock.py)
