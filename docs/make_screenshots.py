@@ -2,6 +2,7 @@
 
     .venv/bin/python docs/make_screenshots.py                  # demo in a temp dir, PNGs in docs/
     .venv/bin/python docs/make_screenshots.py --dir /tmp/shots --keep   # keep the workspace
+    .venv/bin/python docs/make_screenshots.py --workspace /tmp/shots/workspace   # pictures only
 
 What it does, all through the library (no fake numbers): ``sheets-bridge demo`` (synthetic numerals,
 init, train, push); two reviewers go through the first rows of the sheet's review order and type
@@ -9,7 +10,7 @@ what the demo's ground truth says (the second one disagrees now and then, as peo
 retrain and push, so the dashboard has two versions to compare on the fixed evaluation set. Then
 the app runs on 127.0.0.1 and Debian's Chromium (through Playwright, as the browser tests) takes
 the two pictures. Every wait is on a condition the page sets, never on a timer. The PNGs are
-reduced to 256 colours so they stay small. ``docs/grid.png`` is made elsewhere.
+reduced to 1000 px and 256 colours so they stay small. ``docs/grid.png`` is made elsewhere.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background
 TOKEN = "screenshots-token"
 #: rows of the review order the two reviewers go through
 REVIEWED = 120
+#: width of the PNGs in docs/ (the README shows them side by side)
+WIDTH = 1000
 
 
 def review(ws, data: Path) -> int:
@@ -53,13 +56,25 @@ def review(ws, data: Path) -> int:
     return len(edits)
 
 
-def shrink(path: Path) -> None:
-    """256 colours: the pages are flat colours and text, so nothing visible is lost."""
+def shrink(path: Path, width: int = WIDTH) -> None:
+    """At most ``width`` px wide and 256 colours: the pages are flat colours, text and small
+    grey thumbnails, so little visible is lost and the PNG stays small."""
     from PIL import Image
 
     with Image.open(path) as im:
-        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        im = im.convert("RGB")
+        if im.width > width:
+            im = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
+        small = im.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     small.save(path, optimize=True)
+
+
+def decoded(page) -> None:
+    """Wait until every image on the page (shadow DOM included) is loaded and decoded."""
+    page.locator("img").evaluate_all(
+        "(imgs) => Promise.all(imgs.map((i) => { i.loading = 'eager'; "
+        "return i.decode().catch(() => null); }))"
+    )
 
 
 def shoot(ws_root: Path, out: Path) -> None:
@@ -77,9 +92,7 @@ def shoot(ws_root: Path, out: Path) -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/?token={TOKEN}")
             page.wait_for_selector("#clusters[data-ready='1']", timeout=60_000)
-            page.wait_for_function(
-                "[...document.images].every((img) => img.complete)", timeout=60_000
-            )
+            decoded(page)  # lazy ones below the fold too: the picture is the whole page
             page.screenshot(path=str(out / "dashboard.png"), full_page=True)
 
             page.goto(f"{url}/umap?colour=cluster")
@@ -101,7 +114,7 @@ def shoot(ws_root: Path, out: Path) -> None:
             page.mouse.move(point[0], point[1])
             tip = page.locator("img[src*='?thumb=1']").first
             tip.wait_for(state="visible", timeout=20_000)
-            tip.evaluate("(img) => img.decode()")
+            decoded(page)  # the tooltip's images and the selection grid's
             page.screenshot(path=str(out / "umap.png"))
             browser.close()
     finally:
@@ -118,7 +131,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the demo workspace")
     parser.add_argument("--images", type=int, default=1500, help="demo size [default: 1500]")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="[default: docs/]")
+    parser.add_argument(
+        "--workspace", type=Path, help="only take the pictures, of this (kept) workspace"
+    )
     args = parser.parse_args()
+    if args.workspace:
+        shoot(args.workspace.resolve(), args.out)
+        return
     tmp = None if args.dir else tempfile.TemporaryDirectory(prefix="sb-shots-")
     root = args.dir or Path(tmp.name)
     try:
