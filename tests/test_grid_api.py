@@ -13,7 +13,8 @@ from sheets_bridge.cli import main
 from sheets_bridge.core import config as config_mod
 from sheets_bridge.core.cells import SheetWrite
 from sheets_bridge.core.errors import SheetError
-from sheets_bridge.sheets.local import LocalSheet, RowFilter
+from sheets_bridge.core.row_filter import RowFilter
+from sheets_bridge.sheets.local import LocalSheet
 from sheets_bridge.store.workspace import Workspace
 from sheets_bridge.web import create_app
 from sheets_bridge.web.grid import image_src

@@ -98,7 +98,10 @@ def test_the_grid_shows_the_rows_and_an_edited_label_persists_after_reload(
     assert page.inner_text("#grid-count") == "36 of 36 rows"
     row = page.locator(".tabulator-row").first
     rid = row.locator(".tabulator-cell[tabulator-field='id']").inner_text()
-    assert row.locator("img[src*='?thumb=1']").count() == 1
+    assert row.locator(".tabulator-cell[tabulator-field='image'] img[src*='?thumb=1']").count() == 1
+    # the nearest label-book images of the label's and of the predicted class, beside it
+    for column in ("label_example", "pred_example"):
+        assert row.locator(f".tabulator-cell[tabulator-field='{column}'] img").count() == 1
     cell = row.locator(".tabulator-cell[tabulator-field='annotator_1']")
     cell.click()
     page.keyboard.type("iii")
