@@ -12,6 +12,10 @@ one: init a workspace in a temporary folder and train (``fast`` preset), or, wit
 - with the foreground-cropped view (the run's ``model.pt`` embedding each image cut to its
   foreground, :func:`model.predict.cropped_view`) and the blur test, each alone and together, and
   the combined rule's precision/recall on two random halves of the images;
+- as a run computes it (:func:`model.second_look.junk_evidence`: the cropped view for the first
+  rule's candidates only, blur for images at least ``BLUR_FAR`` from every class, both judged
+  against a seeded reference sample): its flags, how many differ from the whole-pool computation
+  above, and its wall and CPU seconds against the whole-pool cropped view's;
 - baselines from the same run: far and unsure without the label-share test, and the earliest rule
   (``outlier >= 0.95`` and confidence < 0.5);
 - per signal: ROC-AUC against the planted junk, and precision/recall of the signal's own test.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +38,33 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from model import junk as J  # noqa: E402
 from model.embed import neighbours, normalize  # noqa: E402
-from model.predict import cropped_view  # noqa: E402
+from model.predict import cropped_view, load_checkpoint  # noqa: E402
 from model.quality import precision_recall  # noqa: E402
 from model.scores import JUNK_OUTLIER, OUTLIER_K, outlier_scores  # noqa: E402
+from model.second_look import ImageLook, junk_evidence  # noqa: E402
+
+Timed = tuple[float, float]  # wall and CPU seconds
 
 
-def _latest_run(ws: Path, data: Path) -> tuple[pd.DataFrame, np.ndarray, tuple]:
+def _timed(fn, *args):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def _latest_run(ws: Path, data: Path) -> tuple[pd.DataFrame, np.ndarray, tuple, ImageLook, Timed]:
     runs = sorted(p for p in (ws / "runs").iterdir() if (p / "predictions.csv").is_file())
     if not runs:
         raise SystemExit(f"{ws} holds no run with predictions.csv; train first")
     preds = pd.read_csv(runs[-1] / "predictions.csv", dtype={"id": str, "label": str})
     files = {p.stem: p for p in data.rglob("*.png")}
-    crop = cropped_view(runs[-1] / "model.pt", [files[i] for i in preds["id"]])
-    return preds, np.load(runs[-1] / "embeddings.npy"), crop
+    paths = [files[i] for i in preds["id"]]
+    ckpt = load_checkpoint(runs[-1] / "model.pt")
+    crop, spent = _timed(cropped_view, ckpt, paths)
+    return preds, np.load(runs[-1] / "embeddings.npy"), crop, ImageLook(ckpt, paths), spent
 
 
-def _trained(data: Path, preset: str, epochs: int | None) -> tuple[pd.DataFrame, np.ndarray, tuple]:
+def _trained(data: Path, preset: str, epochs: int | None):
     from sheets_bridge import loop
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +84,14 @@ def _split_halves(score_flags, junk: np.ndarray) -> str:
     return " and ".join(parts)
 
 
-def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray, crop: tuple) -> list[tuple[str, str]]:
+def measure(
+    data: Path,
+    preds: pd.DataFrame,
+    emb: np.ndarray,
+    crop: tuple,
+    look: ImageLook,
+    whole_pool: Timed,
+) -> list[tuple[str, str]]:
     truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
     junk = truth.set_index("id").loc[preds["id"], "problem"].eq("junk").to_numpy()
     classes = [c[2:] for c in preds.columns if c.startswith("p_")]
@@ -95,6 +118,20 @@ def measure(data: Path, preds: pd.DataFrame, emb: np.ndarray, crop: tuple) -> li
         ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),
         pr("junk? (also far when cropped; or far blurrier)", flags),
         ("  precision/recall on two random halves", _split_halves(flags, junk)),
+    ]
+    run, spent = _timed(junk_evidence, z, probs, share, look)
+    rows += [
+        pr("as a run computes it (candidates and a reference sample)", run.flags),
+        (
+            "  images flagged differently from the whole-pool view",
+            str(int((run.flags != flags).sum())),
+        ),
+        ("  what it read", str(run.summary)),
+        (
+            "  seconds, wall / CPU",
+            f"{spent[0]:.2f} / {spent[1]:.2f}; whole-pool cropped view {whole_pool[0]:.2f} / "
+            f"{whole_pool[1]:.2f} (ratio {whole_pool[0] / max(spent[0], 1e-9):.1f}x wall)",
+        ),
         pr("  without the blur test", J.junk_flags(z, probs, share, crop_z)),
         pr("  without the cropped view", J.junk_flags(z, probs, share, None, sharp_z)),
         pr("earlier: far, unsure, no common label", J.junk_flags(z, probs, share)),
@@ -126,13 +163,13 @@ def main() -> None:
         raise SystemExit("give one --workspace per DATA_DIR")
     for k, data in enumerate(args.data):
         if args.workspace is not None:
-            preds, emb, crop = _latest_run(args.workspace[k], data)
+            preds, emb, crop, look, spent = _latest_run(args.workspace[k], data)
             how = f"re-scored {args.workspace[k]}"
         else:
-            preds, emb, crop = _trained(data, args.preset, args.epochs)
+            preds, emb, crop, look, spent = _trained(data, args.preset, args.epochs)
             how = f"trained, preset {args.preset}"
         print(f"\n== {data} ({how})")
-        for name, text in measure(data, preds, emb, crop):
+        for name, text in measure(data, preds, emb, crop, look, spent):
             print(f"  {name}: {text}")
 
 

@@ -87,6 +87,7 @@ def write_imported_run(
         knn=knn,
         classes=classes,
         seed=seed,
+        no_look="imported predictions come without a model",
     )
     predictions = pd.DataFrame(
         {
@@ -119,6 +120,8 @@ def write_imported_run(
         "oof_accuracy": float(correct.mean()),
         "eval": {},
         "n_suspect": int(scores["suspect"].sum()),
+        "n_junk": int(scores["junk"].sum()),
+        "junk_evidence": scores.attrs.get("junk_evidence", {}),
         "timings": {"total": round(time.perf_counter() - t0, 3)},
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -68,16 +68,24 @@ def class_distance(unit: np.ndarray, pred: np.ndarray, n_classes: int) -> np.nda
     A class's centroid, median and MAD come from the images predicted as it. Classes with fewer
     than :data:`MIN_CLASS` images are skipped (all skipped: 0).
     """
+    return class_distance_to(unit, pred, unit, n_classes)
+
+
+def class_distance_to(
+    ref_unit: np.ndarray, ref_pred: np.ndarray, unit: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """:func:`class_distance` of ``unit`` against classes whose centroid, median and MAD come from
+    other images: ``ref_unit`` predicted as ``ref_pred`` (a sample of the data set, say)."""
     best = np.full(len(unit), np.inf)
     for c in range(n_classes):
-        members = np.flatnonzero(pred == c)
+        members = np.flatnonzero(ref_pred == c)
         if len(members) < MIN_CLASS:
             continue
-        centroid = normalize(unit[members].mean(axis=0, keepdims=True))[0]
-        dist = 1.0 - unit @ centroid
-        med = np.median(dist[members])
-        mad = 1.4826 * np.median(np.abs(dist[members] - med))
-        best = np.minimum(best, (dist - med) / max(mad, 1e-6))
+        centroid = normalize(ref_unit[members].mean(axis=0, keepdims=True))[0]
+        ref_dist = 1.0 - ref_unit[members] @ centroid
+        med = np.median(ref_dist)
+        mad = 1.4826 * np.median(np.abs(ref_dist - med))
+        best = np.minimum(best, (1.0 - unit @ centroid - med) / max(mad, 1e-6))
     return np.where(np.isfinite(best), best, 0.0)
 
 

@@ -98,14 +98,26 @@ def load_checkpoint(
     raw = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} checkpoint")
+    meta = {k: v for k, v in raw.items() if k not in {"state_dict", "config", "classes"}}
     config = TrainConfig.from_dict(raw["config"])
-    classes = list(raw["classes"])
+    return checkpoint_from_state(config, raw["classes"], raw["state_dict"], device, meta=meta)
+
+
+def checkpoint_from_state(
+    config: TrainConfig,
+    classes: Sequence[str],
+    state_dict: dict[str, torch.Tensor],
+    device: str | torch.device | None = None,
+    *,
+    meta: dict[str, Any] | None = None,
+) -> Checkpoint:
+    """The net of ``config`` with ``state_dict`` loaded (eval mode, on ``device``, default CPU):
+    a run's final model before its ``model.pt`` is written."""
     dev = torch.device(device or "cpu")
     net = build_net(config, len(classes), pretrained=False)
-    net.load_state_dict(raw["state_dict"])
+    net.load_state_dict(state_dict)
     net.to(dev).eval()
-    meta = {k: v for k, v in raw.items() if k not in {"state_dict", "config", "classes"}}
-    return Checkpoint(net=net, classes=classes, config=config, device=dev, meta=meta)
+    return Checkpoint(net=net, classes=list(classes), config=config, device=dev, meta=meta or {})
 
 
 def _as_checkpoint(ckpt: Checkpoint | str | os.PathLike[str]) -> Checkpoint:
@@ -148,6 +160,40 @@ def predict_paths(
 CROP_SOURCE = 96
 
 
+def crop_source(
+    paths: Sequence[str | os.PathLike[str]],
+    channels: int,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> np.ndarray:
+    """``paths`` decoded at ``CROP_SOURCE`` pixels, as :func:`cropped_predictions` and
+    :func:`model.junk.sharpness` read them (``[N, H, W]``, ``[N, 3, H, W]`` for RGB)."""
+    return load_images(paths, cache_dir=cache_dir, size=CROP_SOURCE, channels=channels)
+
+
+def as_hwc(image: np.ndarray) -> np.ndarray:
+    """One decoded image as ``[H, W]`` (gray) or ``[H, W, C]``."""
+    return image if image.ndim == 2 else image.transpose(1, 2, 0)
+
+
+def cropped_predictions(ckpt: Checkpoint, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings ``[N, dim]`` and probabilities ``[N, classes]`` of :func:`crop_source` images
+    cut to their foreground (:func:`model.junk.foreground_crop`) and resized for ``ckpt``."""
+    from PIL import Image
+
+    from model.junk import foreground_crop
+
+    size, channels = ckpt.config.image_size, ckpt.config.channels
+    crops = []
+    for img in source:
+        crop = Image.fromarray(foreground_crop(as_hwc(img)))
+        arr = np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+        crops.append(arr if channels == 1 else arr.transpose(2, 0, 1))
+    shape = (size, size) if channels == 1 else (channels, size, size)
+    batch = np.stack(crops) if crops else np.zeros((0, *shape), np.uint8)
+    return predict_images(ckpt, batch, embed=True), predict_images(ckpt, batch)
+
+
 def cropped_view(
     ckpt: Checkpoint | str | os.PathLike[str],
     paths: Sequence[str | os.PathLike[str]],
@@ -157,19 +203,10 @@ def cropped_view(
     """The model's look at each image cut to its foreground (:func:`model.junk.foreground_crop`):
     embeddings ``[N, dim]``, probabilities ``[N, classes]``, and each image's sharpness
     (:func:`model.junk.sharpness`), all from a ``CROP_SOURCE``-pixel decode."""
-    from PIL import Image
-
-    from model.junk import foreground_crop, sharpness
+    from model.junk import sharpness
 
     ckpt = _as_checkpoint(ckpt)
-    size, channels = ckpt.config.image_size, ckpt.config.channels
-    source = load_images(paths, cache_dir=cache_dir, size=CROP_SOURCE, channels=channels)
-    crops, sharp = [], np.zeros(len(source))
-    for i, img in enumerate(source):
-        hwc = img if channels == 1 else img.transpose(1, 2, 0)
-        sharp[i] = sharpness(hwc)
-        crop = Image.fromarray(foreground_crop(hwc)).resize((size, size), Image.Resampling.BILINEAR)
-        arr = np.asarray(crop, dtype=np.uint8)
-        crops.append(arr if channels == 1 else arr.transpose(2, 0, 1))
-    batch = np.stack(crops) if crops else np.zeros((0, *source.shape[1:3]), np.uint8)
-    return predict_images(ckpt, batch, embed=True), predict_images(ckpt, batch), sharp
+    source = crop_source(paths, ckpt.config.channels, cache_dir=cache_dir)
+    sharp = np.array([sharpness(as_hwc(img)) for img in source], dtype=np.float64)
+    emb, probs = cropped_predictions(ckpt, source)
+    return emb, probs, sharp

@@ -12,7 +12,11 @@
   an augmented copy and its parent (or two copies of one parent) are not reported;
 - ``outlier`` (0..1): percentile of the mean cosine distance to the nearest neighbours;
 - ``class_distance`` and ``junk``: how far (robust z-score) the image lies from the nearest class
-  centroid, and whether it may belong to no class (:mod:`model.junk`);
+  centroid, and whether it may belong to no class (:mod:`model.junk`), with the second look's
+  evidence where it was taken (:mod:`model.second_look`; empty elsewhere): ``crop_distance``,
+  the same distance in the foreground-cropped view (the images the first rule flags), and
+  ``sharpness_z``, how much sharper than the data set (negative: blurrier; images at least
+  ``BLUR_FAR`` from every class);
 - ``label_example`` / ``pred_example``: the nearest label-book image of the label's class, and the
   nearest reference of the predicted class (label-book image, else a neighbour labelled and
   predicted as that class) for the reviewer to compare with;
@@ -37,6 +41,7 @@ from model.junk import (  # noqa: F401  (re-exported: the junk rule's settings)
     junk_flags,
     neighbour_label_share,
 )
+from model.second_look import ImageLook, junk_evidence
 
 #: embedding cosine similarity from which two different images count as near-duplicates
 NEAR_DUPLICATE = 0.995
@@ -69,6 +74,8 @@ COLUMNS = [
     "cluster_split",
     "class_distance",
     "junk",
+    "crop_distance",
+    "sharpness_z",
     "label_example",
     "pred_example",
     "issues",
@@ -224,11 +231,16 @@ def score_table(
     label_book_embeddings: np.ndarray | None = None,
     label_book_labels: np.ndarray | None = None,
     seed: int = 0,
+    look: ImageLook | None = None,
+    no_look: str = "no final model",
 ) -> pd.DataFrame:
     """All per-image signals as a DataFrame with :data:`COLUMNS` (same row order as ``ids``).
 
     ``knn`` is :func:`model.embed.neighbours` of ``embeddings`` (self first);
-    ``label_book_labels`` (class indices) picks the label book's examples per class.
+    ``label_book_labels`` (class indices) picks the label book's examples per class. ``look``
+    (the images' files and the final model) gives ``junk`` its second look
+    (:func:`model.second_look.junk_evidence`); without it ``no_look`` says why. What the second
+    look read is in the table's ``attrs["junk_evidence"]``.
     """
     labels = np.asarray(labels)
     splits_arr = np.asarray(splits, dtype=object)
@@ -268,7 +280,10 @@ def score_table(
     outlier = outlier_scores(knn[1])
     cluster, cluster_split = style_clusters(unit, splits_arr, seed)
     distance_z = class_distance(unit, pred, len(classes))
-    junk = junk_flags(distance_z, probs, neighbour_label_share(knn[0], labels))
+    evidence = junk_evidence(
+        distance_z, probs, neighbour_label_share(knn[0], labels), look, seed=seed, skipped=no_look
+    )
+    junk = evidence.flags
     # a predicted class the label book lacks: the nearest image labelled and predicted as it
     near = pred_examples(pred, labels, suspect, knn[0])
     lacking = (pred_ex == "") & (near >= 0)
@@ -293,7 +308,7 @@ def score_table(
             words.append(w.val_only_words(cluster[i]))
         issues.append("; ".join(words))
 
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "id": ids_arr,
             "label_quality": quality,
@@ -308,9 +323,13 @@ def score_table(
             "cluster_split": cluster_split,
             "class_distance": distance_z,
             "junk": junk,
+            "crop_distance": evidence.crop_z,
+            "sharpness_z": evidence.sharpness_z,
             "label_example": label_ex,
             "pred_example": pred_ex,
             "issues": issues,
         },
         columns=COLUMNS,
     )
+    table.attrs["junk_evidence"] = evidence.summary
+    return table

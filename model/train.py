@@ -191,6 +191,7 @@ class OutOfFoldRun:
         self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
         self.engine_note: str | None = None  # why the run used another engine than asked
         self.eval_sets: dict[str, pd.DataFrame] = {}  # labelled extra sets, in store order
+        self.junk_evidence: dict[str, Any] = {}  # what junk?'s second look read
 
     def execute(
         self,
@@ -217,7 +218,7 @@ class OutOfFoldRun:
         for job, res in zip(fold_jobs, fold_results, strict=True):
             oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
         emb = embedded.pool
-        xy, scores = self._map_and_score(oof, labels, emb, embedded.label_book)
+        xy, scores = self._map_and_score(oof, labels, emb, embedded.label_book, final)
         self._write_outputs(
             oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
         )
@@ -285,12 +286,14 @@ class OutOfFoldRun:
         self.report("embed", 1.0)
         return embedded
 
-    def _map_and_score(self, oof, labels, emb, lb_emb):
-        """Neighbours (shared by the map and the scores), the 2-D map, the per-image scores and
-        the image-quality words."""
+    def _map_and_score(self, oof, labels, emb, lb_emb, final):
+        """Neighbours (shared by the map and the scores), the 2-D map, the per-image scores (the
+        final model gives ``junk?`` its second look at the files) and the image-quality words."""
         from model.embed import neighbours, umap_2d
+        from model.predict import checkpoint_from_state
         from model.quality import image_quality, merge_issues
         from model.scores import OUTLIER_K, score_table
+        from model.second_look import ImageLook
 
         n = len(self.pool)
         t = time.perf_counter()
@@ -306,6 +309,8 @@ class OutOfFoldRun:
             for i, o, p in zip(pool["id"], pool["origin"], pool["parent_id"], strict=True)
         ]
         book = self.rows[self.rows["split"] == "label_book"]
+        # a probe's final state is its whole backbone net too: every preset can take the look
+        final_model = checkpoint_from_state(self.config, self.classes, final.state, self.dev)
         scores = score_table(
             ids=list(pool["id"]),
             labels=labels[:n],
@@ -322,7 +327,9 @@ class OutOfFoldRun:
                 [self.classes.index(c) if c in self.classes else -1 for c in book["label"]]
             ),
             seed=self.seed,
+            look=ImageLook(final_model, list(pool["path"])),
         )
+        self.junk_evidence = scores.attrs.get("junk_evidence", {})
         self.timings["scores"] = time.perf_counter() - t
         t = time.perf_counter()
         # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
@@ -365,6 +372,8 @@ class OutOfFoldRun:
             "eval": embedded.eval_accuracy,
             "best_epoch": final.best_epoch,
             "n_suspect": int(scores["suspect"].sum()),
+            "n_junk": int(scores["junk"].sum()),
+            "junk_evidence": self.junk_evidence,
             "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,

@@ -1,0 +1,172 @@
+"""The ``junk?`` rule's second look at a run's images: the foreground-cropped view and blur.
+
+:func:`junk_evidence` applies :func:`model.junk.junk_flags` with both optional readings while
+reading as few image files as the rule allows:
+
+- the cropped view only vetoes, so it is computed for the images the first rule flags (tens,
+  not the pool); the classes it measures them against come from a seeded **reference sample**:
+  :data:`REFERENCE` images drawn at random, topped up to :data:`MIN_REFERENCE` per predicted class;
+- blur only adds images at least :data:`model.junk.BLUR_FAR` from their nearest class, so
+  sharpness is computed for those; the median and MAD it is judged against come from the random
+  part of the same sample.
+
+So a run reads ``REFERENCE + MIN_REFERENCE x classes`` files at most, plus its candidates,
+whatever the size of the pool. :class:`ImageLook` reads the files (decoded once, at
+``model.predict.CROP_SOURCE`` pixels) and runs the final model on their crops. On the saved
+numeral and shapes demo runs the rule flags what the whole-pool computation flags (see
+benchmarks/bench_junk.py, which prints both and the time each takes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model import junk as J
+from model.embed import normalize
+
+#: images drawn at random (seeded) as the data set's baseline for the cropped view and blur
+REFERENCE = 500
+#: each predicted class gets at least this many reference images (or all it has)
+MIN_REFERENCE = 20
+
+
+class ImageLook:
+    """The files of a run's images and its final model, for the second look.
+
+    ``ckpt`` is a :class:`model.predict.Checkpoint` (``paths[i]`` is image ``i``'s file). Each
+    file is decoded at most once however often it is asked for.
+    """
+
+    def __init__(
+        self,
+        ckpt: Any,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.ckpt, self.paths, self.cache_dir = ckpt, list(paths), cache_dir
+        self._decoded: dict[int, np.ndarray] = {}
+
+    def _source(self, idx: np.ndarray) -> np.ndarray:
+        from model.predict import crop_source
+
+        todo = [int(i) for i in idx if int(i) not in self._decoded]
+        if todo:
+            arrays = crop_source(
+                [self.paths[i] for i in todo], self.ckpt.config.channels, cache_dir=self.cache_dir
+            )
+            self._decoded.update(zip(todo, arrays, strict=True))
+        channels = self.ckpt.config.channels
+        empty = np.zeros((0, 1, 1) if channels == 1 else (0, channels, 1, 1), np.uint8)
+        return np.stack([self._decoded[int(i)] for i in idx]) if len(idx) else empty
+
+    def sharpness(self, idx: np.ndarray) -> np.ndarray:
+        """:func:`model.junk.sharpness` of images ``idx``."""
+        from model.predict import as_hwc
+
+        return np.array([J.sharpness(as_hwc(a)) for a in self._source(idx)], dtype=np.float64)
+
+    def cropped(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The final model's embeddings and probabilities of images ``idx`` cut to their
+        foreground (:func:`model.predict.cropped_predictions`)."""
+        from model.predict import cropped_predictions
+
+        return cropped_predictions(self.ckpt, self._source(idx))
+
+    @property
+    def files_read(self) -> int:
+        return len(self._decoded)
+
+
+def reference_sample(
+    pred: np.ndarray, n_classes: int, seed: int, size: int = REFERENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted index arrays: ``size`` images drawn at random (all when fewer), and those plus
+    enough of each predicted class's other images to give it :data:`MIN_REFERENCE`."""
+    n = len(pred)
+    rng = np.random.default_rng(seed)
+    uniform = np.sort(rng.choice(n, size=min(size, n), replace=False))
+    chosen = np.zeros(n, dtype=bool)
+    chosen[uniform] = True
+    for c in range(n_classes):
+        have = int((chosen & (pred == c)).sum())
+        rest = np.flatnonzero(~chosen & (pred == c))
+        if have < MIN_REFERENCE and len(rest):
+            take = min(MIN_REFERENCE - have, len(rest))
+            chosen[rng.choice(rest, size=take, replace=False)] = True
+    return uniform, np.flatnonzero(chosen)
+
+
+@dataclass
+class JunkEvidence:
+    """The ``junk`` flags and the second look's readings (NaN where not computed)."""
+
+    flags: np.ndarray
+    crop_z: np.ndarray
+    sharpness_z: np.ndarray
+    #: what was read: counts of images, or why the second look was skipped
+    summary: dict[str, Any]
+
+
+def junk_evidence(
+    distance_z: np.ndarray,
+    probs: np.ndarray,
+    label_share: np.ndarray,
+    look: ImageLook | None,
+    *,
+    seed: int = 0,
+    skipped: str = "no final model",
+) -> JunkEvidence:
+    """:func:`model.junk.junk_flags` with the cropped view (for the first rule's candidates) and
+    blur (for images somewhat far from every class), judged against :func:`reference_sample`.
+
+    Without ``look`` the first rule alone, and ``summary`` says why (``skipped``).
+    """
+    t_wall, t_cpu = time.perf_counter(), time.process_time()
+    n = len(distance_z)
+    crop_z, sharp_z = np.full(n, np.nan), np.full(n, np.nan)
+    first = J.junk_flags(distance_z, probs, label_share)
+    if look is None:
+        return JunkEvidence(first, crop_z, sharp_z, {"second_look": f"skipped: {skipped}"})
+    n_classes = probs.shape[1]
+    uniform, reference = reference_sample(probs.argmax(axis=1), n_classes, seed)
+    candidates = np.flatnonzero(first)
+    blurry = np.flatnonzero(distance_z >= J.BLUR_FAR)
+
+    if len(candidates):
+        ref_emb, ref_probs = look.cropped(reference)
+        cand_emb, _ = look.cropped(candidates)
+        crop_z[candidates] = J.class_distance_to(
+            normalize(ref_emb), ref_probs.argmax(axis=1), normalize(cand_emb), n_classes
+        )
+    if len(blurry) and len(uniform):
+        base = look.sharpness(uniform)
+        med = float(np.median(base))
+        mad = max(1.4826 * float(np.median(np.abs(base - med))), 1e-6)
+        sharp_z[blurry] = (look.sharpness(blurry) - med) / mad
+    # NaN compares False: the veto keeps no image it did not look at, blur adds none
+    flags = J.junk_flags(
+        distance_z,
+        probs,
+        label_share,
+        np.nan_to_num(crop_z, nan=-np.inf),
+        np.nan_to_num(sharp_z, nan=np.inf),
+    )
+    summary = {
+        "second_look": "cropped view and blur",
+        "candidates": int(len(candidates)),
+        "vetoed": int((first & ~flags).sum()),
+        "blur_checked": int(len(blurry)),
+        "added_by_blur": int((flags & ~first).sum()),
+        "reference": int(len(reference)) if len(candidates) else 0,
+        "files_read": look.files_read,
+        "seconds": round(time.perf_counter() - t_wall, 3),
+        "cpu_seconds": round(time.process_time() - t_cpu, 3),
+    }
+    return JunkEvidence(flags, crop_z, sharp_z, summary)
