@@ -64,6 +64,9 @@ def test_embeddings_feed_the_map_and_the_neighbour_smoothing(workspace, tmp_path
     assert np.allclose(saved, emb[[order[i] for i in _pool(workspace)["id"]]])
     assert np.load(run.path / "umap.npy").shape == (len(probs), 2)
     assert run.predictions()["pred"].isin(workspace.classes).all()
+    # no model came with them: junk? goes without the second look, and says so
+    assert run.metrics()["junk_evidence"]["second_look"].startswith("skipped: imported")
+    assert (run.scores()[["crop_distance", "sharpness_z"]] == "").all().all()
 
 
 def test_the_command_names_missing_and_extra_ids(workspace, tmp_path):

@@ -9,8 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
+from model.embed import normalize
+from model.junk import BLUR_Z, CROP_Z, class_distance
+from model.predict import load_checkpoint
+from model.second_look import ImageLook, junk_evidence
 from model.train import run_training
 
 CLASSES = ["i", "ii", "iii"]
@@ -146,6 +150,8 @@ def test_run_writes_every_file_with_the_promised_shapes(run, dataset):
         "cluster_split",
         "class_distance",
         "junk",
+        "crop_distance",
+        "sharpness_z",
         "label_example",
         "pred_example",
         "issues",
@@ -305,3 +311,48 @@ def test_bad_input_raises_a_clear_value_error(dataset, tmp_path, change, message
     change(manifest, kwargs)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_training(manifest, **kwargs)
+
+
+def test_scores_hold_the_junk_second_looks_evidence_where_it_was_taken(run):
+    out, metrics, _ = run
+    scores = pd.read_csv(out / "scores.csv")
+    summary = metrics["junk_evidence"]
+    assert summary["second_look"] == "cropped view and blur"
+    assert scores["crop_distance"].notna().sum() == summary["candidates"]
+    assert scores["sharpness_z"].notna().sum() == summary["blur_checked"]
+    # every junk flag passed the veto (or came from the blur test)
+    junk = scores[scores["junk"]]
+    assert ((junk["crop_distance"] >= CROP_Z) | (junk["sharpness_z"] <= BLUR_Z)).all()
+    assert metrics["n_junk"] == len(junk)
+
+
+def test_the_second_look_vetoes_ordinary_images_and_keeps_noise_and_blur(run, dataset, tmp_path):
+    """The run's final model looks again at three typical images the first rule is made to flag
+    (vetoed: cropped, they sit in their class), a page of noise (kept) and a blurred copy (added)."""
+    out, _, _ = run
+    pool = pool_of(dataset)
+    rng = np.random.default_rng(0)
+    noise, blurred = tmp_path / "noise.png", tmp_path / "blurred.png"
+    Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(noise)
+    Image.open(pool.at[0, "path"]).filter(ImageFilter.GaussianBlur(6)).save(blurred)
+    paths = [*pool["path"], str(noise), str(blurred)]
+    n = len(paths)
+    preds = pd.read_csv(out / "predictions.csv")
+    probs = np.vstack([preds[[f"p_{c}" for c in CLASSES]].to_numpy(), np.eye(3)[[0, 0]]])
+    typical = np.argsort(
+        class_distance(normalize(np.load(out / "embeddings.npy")), probs[: len(pool)].argmax(1), 3)
+    )[:3]
+    distance_z, share = np.zeros(n), np.ones(n)
+    first = [*typical, n - 2]
+    distance_z[first], share[first], probs[first] = 6.0, 0.3, 1 / 3
+    distance_z[n - 1] = 2.5  # somewhat far and sure of itself: only the blur test can flag it
+
+    look = ImageLook(load_checkpoint(out / "model.pt"), paths)
+    ev = junk_evidence(distance_z, probs, share, look, seed=0)
+    assert set(np.flatnonzero(np.isfinite(ev.crop_z))) == set(first)
+    assert set(np.flatnonzero(np.isfinite(ev.sharpness_z))) == {*first, n - 1}
+    assert (ev.crop_z[typical] < CROP_Z).all() and ev.crop_z[n - 2] >= CROP_Z
+    assert ev.sharpness_z[n - 1] <= BLUR_Z
+    assert set(np.flatnonzero(ev.flags)) == {n - 2, n - 1}
+    assert ev.summary["vetoed"] == 3 and ev.summary["added_by_blur"] == 1
+    assert ev.summary["files_read"] == n  # fewer images than the reference sample: all of them

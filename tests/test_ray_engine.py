@@ -51,6 +51,12 @@ def test_ray_run_writes_the_same_run_as_a_local_one(frame, tmp_path, ray_instanc
     )
     emb_local, emb_ray = np.load(local / "embeddings.npy"), np.load(remote / "embeddings.npy")
     assert np.allclose(emb_local, emb_ray, atol=1e-5)
+    # junk?'s second look runs on the final model the Ray task returned
+    assert metrics["junk_evidence"]["second_look"] == "cropped view and blur"
+    a, b = pd.read_csv(local / "scores.csv"), pd.read_csv(remote / "scores.csv")
+    assert a["junk"].equals(b["junk"])
+    for column in ("crop_distance", "sharpness_z"):
+        assert np.allclose(a[column], b[column], atol=1e-4, equal_nan=True)
     # each model reports when its task is done
     done = {s.split(" done")[0] for s in calls if " done" in s}
     assert done == {"train: final model", "train: fold 1/2", "train: fold 2/2"}

@@ -23,6 +23,10 @@ def test_the_loop_runs_on_rgb_images_with_a_backbone_preset_through_the_python_a
     ws = sb.init(data, tmp_path / "ws", preset="probe-test_resnet@64", weights="random")
     run = ws.train()
     assert run.metrics()["preset"] == "probe-test_resnet@64"
+    # the probe's final model takes junk?'s second look too
+    evidence = run.metrics()["junk_evidence"]
+    assert evidence["second_look"] == "cropped view and blur"
+    assert run.scores()["crop_distance"].ne("").sum() == evidence["candidates"]
     ws.push()
     sheet = ws.sheet_frame()
     truth = pd.read_csv(data / "ground_truth.csv", keep_default_na=False, dtype=str)
