@@ -29,8 +29,11 @@ Two optional readings sharpen the rule (:func:`junk_flags`' ``crop_z`` and ``sha
   :data:`BLUR_FAR` from its nearest class.
 
 With both (bench_junk.py on the same saved runs): numerals 27 flagged at precision 0.85, recall
-0.51; shapes 45 at 1.00 / 0.75. The loop does not pass them yet (the cropped view needs the final
-checkpoint and the image files: :func:`model.predict.cropped_view`). Without the cropped view the
+0.51; shapes 45 at 1.00 / 0.75. Every training run takes both through
+:func:`model.second_look.junk_evidence`, which reads only the first rule's candidates, the images
+somewhat far from every class and a seeded reference sample (numerals: 29 flagged at 0.79 / 0.51,
+two images differ from the whole-pool computation; shapes: the same 45); imported predictions
+come without a model and keep the first rule. Without the cropped view the
 numeral demo's false flags are mostly a val-only style of small glyphs, as far and as unsure as
 junk in every full-view signal; with it, the remaining misses are cut-off glyphs (the crop keeps
 them looking like a stroke of a numeral), blots and scribbles that the model places among the
