@@ -32,7 +32,9 @@ def test_thumbnails_zoom_headers_show_in_full_and_image_and_id_stay_put(page, se
     assert clipped == []
     titles = page.locator("#grid .tabulator-col-title").all_inner_texts()
     assert "label_quality" in titles and "annotator_1" in titles
-    thumb = page.locator(".tabulator-row.current img.thumb")
+    thumb = page.locator(
+        ".tabulator-row.current .tabulator-cell[tabulator-field='image'] img.thumb"
+    )
     thumb.hover()  # hovering shows the full image
     zoomed = page.locator("#zoom img")
     zoomed.wait_for(state="visible")
