@@ -70,7 +70,10 @@ class SheetWrite:
     #: Rows to take out of the sheet (a review window's rows that left it): id -> the text of each
     #: cell people may type there, as the writer read it. A backend takes a row out only while
     #: those cells still hold that text, checked right before removing it: a row a person typed
-    #: into meanwhile stays, and its changed cells are returned with the kept cells.
+    #: into meanwhile stays, and its changed cells are returned with the kept cells. A backend
+    #: that removes rows by position and checks afterwards also returns ``{"id", "row":
+    #: "restored"}`` for a row its delete hit by mistake and put back, and ``{"id", "row":
+    #: "stayed"}`` for a row of ``drop`` that is still there.
     drop: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Header notes that depend on how many rows of ``drop`` stayed: column -> a function of that
     #: number giving the note (written like ``notes``).

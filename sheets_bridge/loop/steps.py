@@ -102,9 +102,16 @@ class PushReport(_Report):
     updated: int
     gone: list[str] = field(default_factory=list)
     sheet_url: str = ""
-    #: Cells a person changed while the push ran: they keep the person's value.
+    #: Cells a person changed while the push ran: they keep the person's value. Entries with a
+    #: ``row`` key are whole rows: ``restored`` (a delete hit it because people moved rows
+    #: meanwhile; it was put back) or ``stayed`` (it was to leave; it leaves at the next push).
     kept: list[dict[str, str]] = field(default_factory=list)
     outside: int = 0  # rows left out of a remote sheet's review window
+
+    @property
+    def restored(self) -> list[str]:
+        """Rows a delete hit by mistake and the push put back."""
+        return [k["id"] for k in self.kept if k.get("row") == "restored"]
 
     def describe(self) -> str:
         src = (
@@ -113,8 +120,9 @@ class PushReport(_Report):
             else "no predictions yet (run `sheets-bridge train`)"
         )
         gone = f", {len(self.gone)} marked as no longer in the dataset" if self.gone else ""
-        if self.kept:
-            gone += f", {len(self.kept)} cell(s) typed during the push kept"
+        typed = [k for k in self.kept if "row" not in k]
+        if typed:
+            gone += f", {len(typed)} cell(s) typed during the push kept"
         local = self.sheet_url.startswith("/")
         where = (
             f"the local sheet (grid at {self.sheet_url} under `sheets-bridge serve`)"
@@ -126,9 +134,17 @@ class PushReport(_Report):
             if self.outside
             else ""
         )
+        warning = ""
+        if self.restored:
+            warning = (
+                f"\nwarning: rows were sorted, inserted or deleted in the sheet while the push took "
+                f"rows out, so its delete hit other rows; put back {len(self.restored)} with their "
+                f"cells: {', '.join(self.restored)} (at the end, then sorted; check them, and "
+                "delete again any of them a person had deleted meanwhile)"
+            )
         return (
             f"pushed {self.rows - self.outside} rows of {self.version} ({src}): {self.appended} new, "
-            f"{self.updated} refreshed{gone}{window}; human cells untouched. Sheet: {where}"
+            f"{self.updated} refreshed{gone}{window}; human cells untouched. Sheet: {where}{warning}"
         )
 
 

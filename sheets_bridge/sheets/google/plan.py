@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from gspread.utils import absolute_range_name, rowcol_to_a1
 
-from sheets_bridge.core.cells import Cell, Formula, SheetWrite
+from sheets_bridge.core.cells import Cell, Formula, SheetTable, SheetWrite
 from sheets_bridge.core.errors import SheetError
 from sheets_bridge.core.schema import duplicate_ids
 
@@ -462,3 +462,18 @@ def _trim_list(values: list[str]) -> list[str]:
     while values and values[-1] == "":
         values = values[:-1]
     return values
+
+
+def table(grid: Grid) -> SheetTable:
+    """What ``read`` returns: named columns only, blank rows dropped, cells as shown."""
+    header = grid.header
+    named = [(i, n) for i, n in enumerate(header) if n]
+    first: dict[str, int] = {}
+    for i, n in named:
+        first.setdefault(n, i)
+    rows = []
+    for r in range(1, len(grid.cells)):
+        if not any(v.strip() for v in grid.cells[r]):
+            continue
+        rows.append({n: grid.cell(r, i) for n, i in first.items()})
+    return SheetTable(tuple(n for _, n in named), tuple(rows))

@@ -22,7 +22,11 @@ the cells whose value differs from what was read:
 5. one ``spreadsheets:batchUpdate`` with the changed ``=IMAGE()`` cells as explicit
    ``formulaValue`` (no other value is ever parsed), the first push's set-up, header notes, the
    rows taken out (``deleteDimension``, bottom-up, with as many blank rows added at the end so the
-   grid keeps its size) and the sort.
+   grid keeps its size) and the sort;
+6. only when rows were taken out: one ``values:batchGet`` of the id column, and, when a person
+   sorted, inserted or deleted rows right before the delete so that it hit other rows, one
+   ``spreadsheets:batchUpdate`` that puts those rows back (see
+   :mod:`~sheets_bridge.sheets.google.window`).
 
 A repeat push of unchanged rows is therefore two requests: the read and the sort. A first push
 into a spreadsheet without the worksheet is one failed read, ``addSheet`` (whose answer gives the
@@ -32,14 +36,11 @@ new sheet's id and size), the values, the check and the formatting batch.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import google.auth
-import google.auth.exceptions
 import gspread
-import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from gspread.exceptions import APIError
 
@@ -53,10 +54,9 @@ from sheets_bridge.core.cells import (
     append_note,
 )
 from sheets_bridge.core.config import Config
-from sheets_bridge.core.errors import AuthError, ConfigError, SheetError
+from sheets_bridge.core.errors import ConfigError, SheetError
 from sheets_bridge.sheets.google.auth import (
     ENV_ENDPOINT,
-    NO_CREDENTIALS,
     SCOPES,
     is_loopback,
     load_credentials,
@@ -69,6 +69,7 @@ from sheets_bridge.sheets.google.client import (
     SheetsSession,
     shared_limiter,
 )
+from sheets_bridge.sheets.google.failures import missing_range, translated_errors
 from sheets_bridge.sheets.google.formatting import (
     growth_requests,
     header_notes,
@@ -76,12 +77,10 @@ from sheets_bridge.sheets.google.formatting import (
     sort_request,
 )
 from sheets_bridge.sheets.google.plan import (
-    KEY,
     MAX_PAYLOAD,
     Grid,
     Plan,
     check_grid,
-    col_letter,
     formula_requests,
     grid_from_spreadsheet,
     json_size,
@@ -91,11 +90,13 @@ from sheets_bridge.sheets.google.plan import (
     quote_title,
     raw_value,
     shows_as,
+    table,
     value_ranges,
     writes_guarded,
 )
 from sheets_bridge.sheets.google.removal import DropCheck, Layout
 from sheets_bridge.sheets.google.repair import layout_matches, repair
+from sheets_bridge.sheets.google.window import layout_now, settle
 
 #: Google allows 60 read and 60 write requests per minute per user; stay a little under.
 REQUESTS_PER_MINUTE = 55
@@ -223,7 +224,8 @@ class GoogleSheet:
             if change.drop:
                 drop.check(plan, seen or self._layout_now(plan, watch))
             self._finish(first, grid, plan, change, drop)
-            return kept + drop.kept
+            missed = settle(self._http, self.key, grid, plan, change, drop, self._read_grid)
+            return kept + drop.kept + missed
 
     def edit(self, edits: Iterable[tuple[str, str, Cell]], author: str | None = None) -> int:
         """Set cells ``(id, column, value)`` outright; values are written raw.
@@ -297,7 +299,7 @@ class GoogleSheet:
         try:
             payload = self._http.fetch_sheet_metadata(self.key, params=params)  # type: ignore[arg-type]
         except APIError as exc:
-            if _missing_range(exc):
+            if missing_range(exc):
                 return None
             raise
         return grid_from_spreadsheet(payload, self.title)
@@ -365,26 +367,7 @@ class GoogleSheet:
             self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": data})
 
     def _layout_now(self, plan: Plan, watch: Collection[str] = ()) -> Layout:
-        """One ``values:batchGet``: the header row, the id column and the ``watch`` columns
-        (located by ``plan.header``; the caller checks the header read back matches it)."""
-        key = col_letter(plan.header.index(KEY)) if KEY in plan.header else "A"
-        q = quote_title(self.title)
-        names = [c for c in watch if c in plan.header]
-        letters = [col_letter(plan.header.index(c)) for c in names]
-        ranges = [f"{q}!1:1", f"{q}!{key}:{key}", *(f"{q}!{x}:{x}" for x in letters)]
-        answer = self._http.values_batch_get(self.key, ranges)
-        got = [vr.get("values", []) for vr in answer.get("valueRanges", [])]
-        got += [[]] * (len(ranges) - len(got))
-        header, column, *rest = got
-        columns = {
-            n: [str(r[0]) if r else "" for r in vals]
-            for n, vals in zip(names, rest[: len(names)], strict=True)
-        }
-        return Layout(
-            [str(v) for v in (header[0] if header else [])],
-            [str(r[0]) if r else "" for r in column],
-            columns,
-        )
+        return layout_now(self._http, self.key, self.title, plan.header, watch)
 
     def _apply(
         self, grid: Grid, plan: Plan, replan: Callable[[Grid], Plan], watch: Collection[str] = ()
@@ -466,6 +449,12 @@ class GoogleSheet:
             else:
                 self._http.batch_update(self.key, {"requests": batch})
 
+    def _errors(self) -> AbstractContextManager[None]:
+        """Google's and the network's failures as one-line :class:`SheetError`/:class:`AuthError`."""
+        where = self.endpoint or "https://sheets.googleapis.com"
+        attempts = self.session.policy.attempts
+        return translated_errors(where, self.principal, self.key, attempts)
+
     def _send_setup(self, batch: list[dict]) -> None:
         """Send the batch that sets the worksheet up, exactly once.
 
@@ -485,80 +474,6 @@ class GoogleSheet:
         raise SheetError(
             f"could not set up the worksheet {self.title!r}: the connection kept failing"
         )
-
-    # -- errors ------------------------------------------------------------------------------------
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        where = self.endpoint or "https://sheets.googleapis.com"
-        try:
-            yield
-        except APIError as exc:
-            raise self._api_error(exc) from None
-        except google.auth.exceptions.RefreshError as exc:
-            raise AuthError(
-                f"Google refused the credentials of {self.principal} ({exc}). The key may be deleted or "
-                "revoked: create a new key, or sign in again (oauth)"
-            ) from None
-        except google.auth.exceptions.TransportError as exc:
-            raise SheetError(
-                f"cannot reach Google's sign-in server to refresh credentials ({exc}); check the network"
-            ) from None
-        except requests.RequestException as exc:
-            raise SheetError(
-                f"cannot reach the Sheets API at {where} after {self.session.policy.attempts} tries ({exc}); "
-                "check the network or api_endpoint, then try again"
-            ) from None
-
-    def _api_error(self, exc: APIError) -> SheetError:
-        code = exc.response.status_code if exc.response is not None else exc.code
-        message = str(exc.error.get("message", "")).strip()
-        if code == 401:
-            return AuthError(
-                f"the Sheets API refused the credentials (401: {message}). {NO_CREDENTIALS}"
-            )
-        if code == 403:
-            if "has not been used" in message or "is disabled" in message:
-                return AuthError(
-                    f"enable the Google Sheets API for the credentials' project (403: {message})"
-                )
-            return AuthError(
-                f"{self.principal} may not edit spreadsheet {self.key} (403: {message}); share the "
-                "spreadsheet with it as Editor"
-            )
-        if code == 404:
-            return SheetError(
-                f"spreadsheet {self.key} not found (404); check `spreadsheet` in sheets-bridge.toml"
-            )
-        if code == 429:
-            return SheetError(
-                f"the Sheets API quota is used up (429: {message}) even after waiting and retrying; "
-                "wait a minute and try again"
-            )
-        if code >= 500:
-            return SheetError(
-                f"the Sheets API kept failing ({code}: {message}); try again in a few minutes"
-            )
-        return SheetError(f"the Sheets API rejected a request ({code}: {message})")
-
-
-def _missing_range(exc: APIError) -> bool:
-    """A 400 saying the worksheet's name does not parse as a range: the worksheet does not exist."""
-    return exc.code == 400 and "Unable to parse range" in str(exc.error.get("message", ""))
-
-
-def table(grid: Grid) -> SheetTable:
-    """What ``read`` returns: named columns only, blank rows dropped, cells as shown."""
-    header = grid.header
-    named = [(i, n) for i, n in enumerate(header) if n]
-    first: dict[str, int] = {}
-    for i, n in named:
-        first.setdefault(n, i)
-    rows = []
-    for r in range(1, len(grid.cells)):
-        if not any(v.strip() for v in grid.cells[r]):
-            continue
-        rows.append({n: grid.cell(r, i) for n, i in first.items()})
-    return SheetTable(tuple(n for _, n in named), tuple(rows))
 
 
 def plan_edit(grid: Grid, edits: list[tuple[str, str, Cell]]) -> Plan:
