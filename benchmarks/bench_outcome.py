@@ -1,23 +1,34 @@
-"""What the recipe buys: the fixed model trained on three versions of the same data.
+"""What the recipe buys: the fixed model trained on several versions of the same data.
 
     .venv/bin/python benchmarks/bench_outcome.py DATA_DIR [--preset fast|dcai] [--epochs N]
-        [--seeds 0,1,2] [--budget N] [--review 0.2] [--ablation slant,elastic,...] [--out FILE]
+        [--seeds 0,1,2] [--budget N] [--review 0.2] [--ops a,b] [--ablation slant,elastic,...]
+        [--variants recipe,review,augment-only,rebalance-only] [--holdout 0.5] [--after-folds K]
+        [--out FILE]
+    .venv/bin/python benchmarks/bench_outcome.py --summarise s0.json s1.json s2.json
 
-Variants, each on a fresh workspace per seed:
+Before anything runs, a seeded share (``--holdout``, default half) of the val images leaves the
+dataset (see ``bench_rebalance.split_holdout``): no workspace holds it, so neither rebalancing nor
+review touches it, and it is the same slice for every variant and seed (``holdout``). Variants, each
+on a fresh copy of the seed's workspace:
 
 - (a) ``released``: the data as it is;
 - (b) ``recipe``: ``sheets-bridge improve`` with nobody reviewing (rebalance + targeted augmentation);
 - (c) ``recipe+review``: the top ``--review`` share of the pushed sheet (in its order) reviewed by
   a simulated reviewer who types the true label from ``DATA_DIR/ground_truth.csv`` (``x`` for a
   junk image) into both annotator columns, then ``improve``. Without a ground truth (the DCAI
-  release) there is no reviewer and (c) is skipped.
+  release) there is no reviewer and (c) is skipped;
+- ``augment only`` (the recipe with ``rebalance=False``) and ``rebalance only`` (no room to
+  augment): which half of the recipe pays.
 
 Reported per variant: validation accuracy (on that variant's val split, which rebalancing changes),
-``fixed_val`` (the released val images still in val) and label-book accuracy (the same clean
-reference set for every variant: the fairest yardstick), as mean and standard deviation over the
-seeds. The ablation trains (b) once per op set and seed: no augmentation (rebalancing only), all
-ops, and each op named in ``--ablation`` alone. ``--only outcome|ablation`` runs one of the two
-parts (two processes can share a machine).
+``fixed_val`` (the released val images still in val: a different set per variant once images move),
+label-book accuracy and ``holdout`` (the same images for every variant: the fair yardsticks), as
+mean and standard deviation over the seeds. The ablation trains (b) once per op named in
+``--ablation`` (that op alone) and seed, beside ``none`` (rebalance only) and the recipe's ops.
+One process per seed (``--seeds 1``) and ``--summarise`` over their ``--out`` files gives the same
+tables as one process for all seeds. ``--after-folds 2`` halves the cost of the runs after the
+recipe: every figure comes from the final model, which trains on the same images whatever K is
+(its random initialisation does depend on K: the released runs keep the workspace's K).
 
 The model's hyper-parameters are the preset's; only the data changes. ``dcai`` trains 100 epochs and
 needs a GPU; on a CPU use ``fast``.

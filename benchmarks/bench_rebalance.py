@@ -87,7 +87,7 @@ def split_holdout(data: Path, out: Path, share: float, seed: int) -> tuple[Path,
 
 def set_folds(root: Path, folds: int) -> None:
     """K of a workspace's later runs: the final model, which gives every figure here, trains on
-    the train split whatever K is; the fold models only score the images."""
+    the same images whatever K is; the fold models only score the images."""
     f = root / "sheets-bridge.toml"
     f.write_text(re.sub(r"(?m)^folds = \d+$", f"folds = {folds}", f.read_text()))
 
