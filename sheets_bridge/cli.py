@@ -493,6 +493,12 @@ def rebalance(workspace: Path, apply_now: bool) -> None:
     "--ops", default=None, help="Augmentation ops, comma-separated [default: all of them]."
 )
 @click.option("--no-rebalance", is_flag=True, help="Keep the train/val split as it is.")
+@click.option(
+    "--eval",
+    "eval_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also report accuracy on this labelled folder (<label>/<image>).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 def improve(
     workspace: Path,
@@ -502,6 +508,7 @@ def improve(
     epochs: int | None,
     ops: str | None,
     no_rebalance: bool,
+    eval_dir: Path | None,
     dry_run: bool,
 ) -> None:
     """Pull the sheet's decisions, rebalance, augment where the model is weak, train; before/after."""
@@ -516,6 +523,7 @@ def improve(
         ops=[o.strip() for o in ops.split(",") if o.strip()] if ops else None,
         rebalance=not no_rebalance,
         dry_run=dry_run,
+        eval_dir=eval_dir,
     )
     click.echo(report.describe())
 

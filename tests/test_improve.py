@@ -75,8 +75,11 @@ def test_improve_pulls_rebalances_augments_trains_and_reports_before_and_after(r
     start = ws.current.name
     before_run = ws.latest_run(start)
     size = len(ws.current.manifest())
+    heldout = shutil.copytree(reviewed[0].parent / "data" / "label_book", tmp_path / "heldout")
     out = cli(
-        "improve", "-w", str(ws_dir), "--epochs", "1", "--budget", str(size + 40), "--seed", "2"
+        "improve",
+        *("-w", str(ws_dir), "--epochs", "1", "--budget", str(size + 40), "--seed", "2"),
+        *("--eval", str(heldout)),
     )
     ws = Workspace(ws_dir)
     made = [v for v in ws.versions() if v.name > start]
@@ -95,7 +98,7 @@ def test_improve_pulls_rebalances_augments_trains_and_reports_before_and_after(r
     assert after_run.id != before_run.id
     summary = json.loads((after_run.path / "improve.json").read_text())
     assert summary["before"]["run"] == before_run.id and summary["after"]["run"] == after_run.id
-    for key in ("val_accuracy", "fixed_val", "label_book"):
+    for key in ("val_accuracy", "fixed_val", "label_book", "heldout"):  # --eval: a set of its own
         assert isinstance(summary["after"][key], float), key
         assert key in out
     assert f"sheets-bridge checkout {start}" in out

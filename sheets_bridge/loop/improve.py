@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from sheets_bridge.core.errors import ConfigError
 from sheets_bridge.store.workspace import Run, Workspace
@@ -34,6 +35,7 @@ def _scores(run: Run | None) -> dict:
         "version": run.info().get("version"),
         "val_accuracy": m.get("val_accuracy"),
         **{k: ev.get(k) for k in EVAL_KEYS},
+        **{k: v for k, v in ev.items() if k not in EVAL_KEYS},  # an eval_dir's set
     }
 
 
@@ -67,7 +69,8 @@ class ImproveReport:
             lines.append(f"  {s['step']}{v}: {s['summary']}")
         if self.before or self.after:
             lines.append(f"  {'':14}{'before':>10}{'after':>10}")
-            for key in ("val_accuracy", *EVAL_KEYS):
+            extra = [k for k in (*self.before, *self.after) if k not in ("run", "version")]
+            for key in dict.fromkeys(["val_accuracy", *EVAL_KEYS, *extra]):
                 b, a = self.before.get(key), self.after.get(key)
                 if b is None and a is None:
                     continue
@@ -110,12 +113,14 @@ def improve(
     rebalance: bool = True,
     dry_run: bool = False,
     progress: bool = False,
+    eval_dir: str | Path | None = None,
 ) -> ImproveReport:
     """Pull, rebalance, augment, train; report before and after.
 
     The "before" figures are the latest run on the starting version (one is trained first when
     there is none, except in a dry run). ``dry_run`` shows the plan and writes nothing: the sheet
     decisions a pull would apply, the rebalancing moves, and where the augmentation budget would go.
+    ``eval_dir`` (a labelled folder, see ``train``) is reported by both runs beside the label book.
 
     >>> print(improve(ws, budget=10_000, epochs=1).describe())  # doctest: +SKIP
     """
@@ -129,7 +134,7 @@ def improve(
     report = ImproveReport(ws.current.name, dry_run=dry_run)
     before = ws.latest_run(ws.current.name)
     if before is None and not dry_run:
-        before = train(ws, preset=preset, epochs=epochs, progress=progress)
+        before = train(ws, preset=preset, epochs=epochs, progress=progress, eval_dir=eval_dir)
         report.steps.append({"step": "train (before)", "summary": f"run {before.id}"})
     report.before = _scores(before)
 
@@ -171,7 +176,7 @@ def improve(
         summary += f"; {a.held} flagged images never copied" if a.held else ""
     report.steps.append({"step": "augment", "version": a.version, "summary": summary})
 
-    after = train(ws, preset=preset, epochs=epochs, progress=progress)
+    after = train(ws, preset=preset, epochs=epochs, progress=progress, eval_dir=eval_dir)
     report.steps.append({"step": "train", "summary": f"run {after.id} on {ws.current.name}"})
     report.after = _scores(after)
     (after.path / "improve.json").write_text(json.dumps(report.as_dict(), indent=2, default=str))
