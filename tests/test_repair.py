@@ -64,10 +64,10 @@ def damage(ws: Workspace, url_of: str) -> None:
         # a row whose id cell was cleared: it still shows its image
         row = db.execute("SELECT data FROM rows WHERE id = ?", (url_of,)).fetchone()
         db.execute("DELETE FROM rows WHERE id = ?", (url_of,))
-        db.execute("INSERT INTO rows VALUES (' ', 999, ?)", row)
+        db.execute("INSERT INTO rows (id, position, data) VALUES (' ', 999, ?)", row)
         # a row someone typed votes into, without id or image; and a blank one
-        db.execute("""INSERT INTO rows VALUES ('  ', 1000, '{"annotator_1": "vi"}')""")
-        db.execute("INSERT INTO rows VALUES ('   ', 1001, '{}')")
+        db.execute("""INSERT INTO rows (id, position, data) VALUES ('  ', 1000, '{"annotator_1": "vi"}')""")
+        db.execute("INSERT INTO rows (id, position, data) VALUES ('   ', 1001, '{}')")
 
 
 def test_repair_rebuilds_header_and_ids_and_keeps_every_human_cell(workspace):
