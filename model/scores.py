@@ -7,8 +7,9 @@
   the label), both from the out-of-fold probabilities;
 - ``typicality``: cosine similarity of the image's embedding to the centroid of its labelled class;
 - ``nearest_label_book`` / ``..._similarity``: the most similar clean reference example;
-- ``duplicate_of`` / ``duplicate_conflict``: another image with the same bytes, or one whose
-  embedding is nearly identical (cosine >= ``NEAR_DUPLICATE``), and whether their labels differ;
+- ``duplicate_of`` / ``duplicate_conflict``: another image with the same bytes, or a near-copy
+  among its nearest neighbours confirmed in pixels (:mod:`model.near_dup`; without thumbnails:
+  embedding cosine >= ``NEAR_DUPLICATE``), and whether their labels differ;
   an augmented copy and its parent (or two copies of one parent) are not reported;
 - ``outlier`` (0..1): percentile of the mean cosine distance to the nearest neighbours;
 - ``class_distance`` and ``junk``: how far (robust z-score) the image lies from the nearest class
@@ -41,6 +42,7 @@ from model.junk import (  # noqa: F401  (re-exported: the junk rule's settings)
     junk_flags,
     neighbour_label_share,
 )
+from model.near_dup import Rows, near_duplicates
 from model.second_look import ImageLook, junk_evidence
 
 #: embedding cosine similarity from which two different images count as near-duplicates
@@ -121,12 +123,14 @@ def duplicates(
     knn_idx: np.ndarray,
     knn_sim: np.ndarray,
     families: Sequence[str],
+    near: np.ndarray | None = None,
 ) -> np.ndarray:
     """Index of another image that duplicates each one (-1: none).
 
-    Same bytes first (the first other image with that sha256), else the nearest neighbour when its
-    cosine similarity reaches :data:`NEAR_DUPLICATE`. ``families`` (an augmented copy's parent id,
-    else the image's own id) exempts intended copies.
+    Same bytes first (the first other image with that sha256), else ``near`` (each image's
+    pixel-confirmed near-duplicate, :func:`model.near_dup.near_duplicates`) when given, else the
+    nearest neighbour when its cosine similarity reaches :data:`NEAR_DUPLICATE`. ``families``
+    (an augmented copy's parent id, else the image's own id) exempts intended copies.
     """
     n = len(ids)
     out = np.full(n, -1, dtype=np.int64)
@@ -137,6 +141,13 @@ def duplicates(
     # only images that share bytes or have a neighbour close enough can be duplicates: visiting
     # just those keeps this linear in n with a small constant (1M images: a few thousand visits)
     shared = [i for group in by_sha.values() if len(group) > 1 for i in group]
+    if near is not None:
+        out[:] = near
+        for i in shared:
+            same = [j for j in by_sha[sha256s[i]] if j != i and families[j] != families[i]]
+            if same:
+                out[i] = same[0]
+        return out
     close = np.flatnonzero(knn_sim[:, 1:].max(axis=1, initial=-np.inf) >= NEAR_DUPLICATE)
     for i in sorted({*shared, *close.tolist()}):
         same = [j for j in by_sha.get(sha256s[i], []) if j != i and families[j] != families[i]]
@@ -233,6 +244,7 @@ def score_table(
     seed: int = 0,
     look: ImageLook | None = None,
     no_look: str = "no final model",
+    thumbs: Rows | None = None,
 ) -> pd.DataFrame:
     """All per-image signals as a DataFrame with :data:`COLUMNS` (same row order as ``ids``).
 
@@ -240,7 +252,10 @@ def score_table(
     ``label_book_labels`` (class indices) picks the label book's examples per class. ``look``
     (the images' files and the final model) gives ``junk`` its second look
     (:func:`model.second_look.junk_evidence`); without it ``no_look`` says why. What the second
-    look read is in the table's ``attrs["junk_evidence"]``.
+    look read is in the table's ``attrs["junk_evidence"]``. ``thumbs`` (``rows(idx)`` -> uint8
+    thumbnails, e.g. a :data:`model.near_dup.THUMB`-pixel image store) confirms near-duplicates
+    in pixels (:func:`model.near_dup.near_duplicates`; summary in ``attrs["near_duplicates"]``);
+    without it the embedding cosine alone decides.
     """
     labels = np.asarray(labels)
     splits_arr = np.asarray(splits, dtype=object)
@@ -270,7 +285,10 @@ def score_table(
                     pick = np.where(same, sims, -np.inf).argmax(axis=1)
                     name[part] = np.where(same.any(axis=1), book_ids[pick], "")
 
-    dup = duplicates(ids, sha256s, knn[0], knn[1], families)
+    near, near_summary = (None, {})
+    if thumbs is not None:
+        near, near_summary = near_duplicates(knn[0], thumbs, families)
+    dup = duplicates(ids, sha256s, knn[0], knn[1], families, near)
     ids_arr = np.asarray(ids, dtype=object)
     dup_of = np.where(dup >= 0, ids_arr[np.maximum(dup, 0)], "")
     conflict = (dup >= 0) & (labels[np.maximum(dup, 0)] != labels)
@@ -332,4 +350,5 @@ def score_table(
         columns=COLUMNS,
     )
     table.attrs["junk_evidence"] = evidence.summary
+    table.attrs["near_duplicates"] = near_summary
     return table

@@ -188,6 +188,7 @@ class OutOfFoldRun:
         # (a timm backbone has no grouped form: its models train one after the other)
         self.grouped = dev.type == "cuda" and config.net != "timm"
         self.cache_dir: Path | None = None
+        self.scratch: Path | None = None
         self.probe_features: np.ndarray | None = None  # a linear probe's backbone features
         self.engine_note: str | None = None  # why the run used another engine than asked
         self.eval_sets: dict[str, pd.DataFrame] = {}  # labelled extra sets, in store order
@@ -203,6 +204,7 @@ class OutOfFoldRun:
         scratch: Path,
     ) -> dict[str, Any]:
         self.cache_dir = cache_dir
+        self.scratch = scratch
         spec, labels, offsets = self._load(cache_dir, extra, scratch)
         partial = self._partial(labels)
         engine = self._engine(spec, engine_name, ray_address)
@@ -290,10 +292,12 @@ class OutOfFoldRun:
         """Neighbours (shared by the map and the scores), the 2-D map, the per-image scores (the
         final model gives ``junk?`` its second look at the files) and the image-quality words."""
         from model.embed import neighbours, umap_2d
+        from model.near_dup import THUMB
         from model.predict import checkpoint_from_state
         from model.quality import image_quality, merge_issues
         from model.scores import OUTLIER_K, score_table
         from model.second_look import ImageLook
+        from model.store import ImageStore, build_store
 
         n = len(self.pool)
         t = time.perf_counter()
@@ -311,6 +315,17 @@ class OutOfFoldRun:
         book = self.rows[self.rows["split"] == "label_book"]
         # a probe's final state is its whole backbone net too: every preset can take the look
         final_model = checkpoint_from_state(self.config, self.classes, final.state, self.dev)
+        # small RGB thumbnails (a store of their own, cached like the training one) confirm
+        # near-duplicates in pixels
+        thumb_spec = build_store(
+            list(pool["path"]),
+            self.pool_sha,
+            cache_dir=self.cache_dir,
+            size=THUMB,
+            channels=3,
+            scratch=None if self.scratch is None else self.scratch / "thumbs",
+        )
+        thumbs = ImageStore.open(thumb_spec.path, thumb_spec.n, THUMB, 3)
         scores = score_table(
             ids=list(pool["id"]),
             labels=labels[:n],
@@ -328,6 +343,7 @@ class OutOfFoldRun:
             ),
             seed=self.seed,
             look=ImageLook(final_model, list(pool["path"])),
+            thumbs=thumbs.rows,
         )
         self.junk_evidence = scores.attrs.get("junk_evidence", {})
         self.timings["scores"] = time.perf_counter() - t
