@@ -2,7 +2,7 @@
 
 The package is laid out by layer (arrows point down only):
 
-- ``cli.py``, ``web/``: the faces (parse, call, show)
+- ``cli/``, ``web/``: the faces (parse, call, show)
 - ``loop/``: operations on a workspace (init, train, push, pull, retrain, jobs, demo, augment, ...)
 - ``store/``: the workspace on disk (settings file, immutable versions, runs, datasets)
 - ``core/``: pure rules over tables and values (settings, schema, labels, consensus, rows, errors)
