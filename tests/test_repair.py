@@ -66,7 +66,9 @@ def damage(ws: Workspace, url_of: str) -> None:
         db.execute("DELETE FROM rows WHERE id = ?", (url_of,))
         db.execute("INSERT INTO rows (id, position, data) VALUES (' ', 999, ?)", row)
         # a row someone typed votes into, without id or image; and a blank one
-        db.execute("""INSERT INTO rows (id, position, data) VALUES ('  ', 1000, '{"annotator_1": "vi"}')""")
+        db.execute(
+            """INSERT INTO rows (id, position, data) VALUES ('  ', 1000, '{"annotator_1": "vi"}')"""
+        )
         db.execute("INSERT INTO rows (id, position, data) VALUES ('   ', 1001, '{}')")
 
 
