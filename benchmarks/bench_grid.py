@@ -125,7 +125,9 @@ def screenshot(ws_root: Path, out: Path) -> None:
             for pred in preds[:3]:  # agree with the model on the first three rows
                 page.keyboard.press(keys.get(pred.lower(), "j"))
             page.wait_for_function("() => (document.body.dataset.pending || '0') === '0'")
-            page.locator(".tabulator-row.current img.thumb").hover()
+            page.locator(
+                ".tabulator-row.current .tabulator-cell[tabulator-field='image'] img.thumb"
+            ).hover()
             page.wait_for_function("() => document.getElementById('zoom-img').naturalWidth > 0")
             png = page.screenshot()
             browser.close()

@@ -507,10 +507,11 @@
     const first = await sb.api("GET", "/api/sheet/page?limit=0");
     seq = first.seq;
     const meta = { editable: first.editable, labelColumns: first.label_columns };
-    // What a reviewer needs first (the image, label, prediction, issues, the cells to fill),
-    // then the rest in sheet order.
-    const lead = ["id", ...imageColumns.slice(0, 1), "label", "pred", "confidence", "issues",
-      ...meta.labelColumns, "note", "subset"];
+    // What a reviewer needs first (the image; the label and the prediction, each beside the
+    // nearest reference image of that class; the issues; the cells to fill), then the rest in
+    // sheet order.
+    const lead = ["id", ...imageColumns.slice(0, 1), "label", "label_example", "pred",
+      "pred_example", "confidence", "issues", ...meta.labelColumns, "note", "subset"];
     const order = [...lead.filter((c) => first.columns.includes(c)), ...first.columns.filter((c) => !lead.includes(c))];
     table = new Tabulator(el, {
       index: "id",
