@@ -51,6 +51,10 @@ def test_shifted_noisy_copies_found_and_look_alikes_not():
     assert new[:n_copy].tolist() == list(range(n_orig, n_orig + n_copy))
     assert (new[n_copy:n_orig] == -1).all()
     assert summary["pairs_kept"] == n_copy
+    # past the prefilter: only the promising pairs and a small sample are compared in full
+    quick, q_summary = near_duplicates(idx, lambda i: thumbs[i], ids, sample=60)
+    assert q_summary["pairs_compared"] < 0.6 * q_summary["pairs_checked"]
+    assert quick.tolist() == near.tolist()
     # an augmented copy and its parent (one family) are intended, not a finding
     families = ids[:n_orig] + ids[:n_copy]
     near, _ = near_duplicates(idx, lambda i: thumbs[i], families)
