@@ -21,12 +21,9 @@ the run is complete.
 
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,72 +32,18 @@ import pandas as pd
 
 from model.presets import get_preset
 from model.progress import Progress, ProgressFn
+from model.run_files import write_eval_predictions, write_metrics, write_outputs
+from model.run_inputs import (  # noqa: F401  (SPLITS, REQUIRED: part of model.train's surface)
+    REQUIRED,
+    SPLITS,
+    check_classes,
+    check_labelled,
+    check_manifest,
+    resolve_device,
+)
+from model.run_scores import map_and_score
 
-SPLITS = ("train", "val", "label_book", "test")
-REQUIRED = ("id", "path", "label", "split")
 ENGINES = ("local", "ray")
-
-
-def _check_classes(classes: Sequence[str]) -> list[str]:
-    classes = [str(c) for c in classes]
-    if len(classes) < 2:
-        raise ValueError(f"need at least 2 classes, got {classes}")
-    if len(set(classes)) != len(classes) or "" in classes:
-        raise ValueError(f"class names must be unique and non-empty, got {classes}")
-    return classes
-
-
-def _check_labelled(frame: pd.DataFrame, classes: list[str], what: str) -> None:
-    unknown = sorted(set(frame["label"]) - set(classes))
-    if unknown:
-        raise ValueError(f"{what}: labels {unknown} are not among the classes {classes}")
-    missing = [p for p in frame["path"] if not os.path.isfile(p)]
-    if missing:
-        raise ValueError(f"{what}: {len(missing)} image file(s) not found, e.g. {missing[0]}")
-
-
-def _check_manifest(manifest: pd.DataFrame, classes: list[str], folds: int) -> pd.DataFrame:
-    absent = [c for c in REQUIRED if c not in manifest.columns]
-    if absent:
-        raise ValueError(f"manifest lacks column(s) {absent}; it needs {list(REQUIRED)}")
-    rows = manifest.reset_index(drop=True).copy()
-    for col in ("id", "path", "label", "split", "sha256", "origin", "parent_id"):
-        rows[col] = rows[col].fillna("").astype(str) if col in rows else ""
-    if (rows["id"] == "").any() or rows["id"].duplicated().any():
-        dup = rows.loc[rows["id"].duplicated(), "id"].head(3).tolist()
-        raise ValueError(f"manifest ids must be unique and non-empty (repeated: {dup})")
-    bad = sorted(set(rows["split"]) - set(SPLITS))
-    if bad:
-        raise ValueError(f"unknown split value(s) {bad}; use {list(SPLITS)}")
-    if not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
-    labelled = rows[rows["split"].isin(["train", "val", "label_book"])]
-    _check_labelled(labelled, classes, "manifest")
-    pool = rows[rows["split"].isin(["train", "val"])]
-    if not (pool["split"] == "train").any():
-        raise ValueError("manifest has no train rows")
-    counts = pool["label"].value_counts()
-    for c in classes:
-        if counts.get(c, 0) < folds:
-            raise ValueError(
-                f"class {c!r} has {counts.get(c, 0)} train+val image(s), fewer than folds={folds}: "
-                "add images of it or lower folds"
-            )
-    return rows
-
-
-def _resolve_device(device: str | None) -> Any:
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}: {exc}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available")
-    return dev
 
 
 def run_training(
@@ -137,14 +80,14 @@ def run_training(
     """
     t_start = time.perf_counter()
     config = get_preset(preset, epochs=epochs, weights=weights)
-    classes = _check_classes(classes)
-    rows = _check_manifest(manifest, classes, folds)
+    classes = check_classes(classes)
+    rows = check_manifest(manifest, classes, folds)
     extra = {}
     for name, frame in (eval_sets or {}).items():
         if not {"path", "label"} <= set(frame.columns):
             raise ValueError(f"eval set {name!r} needs the columns path and label")
         frame = frame.reset_index(drop=True).astype({"path": str, "label": str})
-        _check_labelled(frame, classes, f"eval set {name!r}")
+        check_labelled(frame, classes, f"eval set {name!r}")
         extra[name] = frame
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -155,7 +98,7 @@ def run_training(
         from model.ray_engine import _import_ray
 
         _import_ray()  # says how to install it before any work is done
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
 
     from model.fit import cpu_threads
 
@@ -173,8 +116,11 @@ class OutOfFoldRun:
     2. ``_engine``: where the models train (this process, or Ray tasks);
     3. ``_train``: the K fold models (out-of-fold probabilities) and the final model;
     4. ``_embed``: the final model's embeddings and its accuracy on every labelled extra set;
-    5. ``_map_and_score``: neighbours, the 2-D map, the per-image scores and image quality;
-    6. ``_write_outputs`` and ``_finish``: the run files, the checkpoint and the metrics.
+    5. :func:`model.run_scores.map_and_score`: neighbours, the 2-D map, the per-image scores and
+       image quality;
+    6. :mod:`model.run_files`: the run files, the checkpoint and the metrics.
+
+    The inputs are checked beforehand by :mod:`model.run_inputs`.
     """
 
     def __init__(self, rows, classes, out_dir, config, folds, seed, dev, progress, report) -> None:
@@ -220,13 +166,13 @@ class OutOfFoldRun:
         for job, res in zip(fold_jobs, fold_results, strict=True):
             oof[job.holdout_idx] = res.holdout_probs[fold_epoch]
         emb = embedded.pool
-        xy, scores = self._map_and_score(oof, labels, emb, embedded.label_book, final)
-        self._write_outputs(
-            oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
+        xy, scores = map_and_score(self, oof, labels, emb, embedded.label_book, final)
+        write_outputs(
+            self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
         )
-        self._write_eval_predictions(embedded)
-        metrics = self._finish(
-            engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
+        write_eval_predictions(self, embedded)
+        metrics = write_metrics(
+            self, engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
         )
         partial.clear()
         return metrics
@@ -287,124 +233,6 @@ class OutOfFoldRun:
         self.timings["embed"] = time.perf_counter() - t
         self.report("embed", 1.0)
         return embedded
-
-    def _map_and_score(self, oof, labels, emb, lb_emb, final):
-        """Neighbours (shared by the map and the scores), the 2-D map, the per-image scores (the
-        final model gives ``junk?`` its second look at the files) and the image-quality words."""
-        from model.embed import neighbours, umap_2d
-        from model.near_dup import THUMB
-        from model.predict import checkpoint_from_state
-        from model.quality import image_quality, merge_issues
-        from model.scores import OUTLIER_K, score_table
-        from model.second_look import ImageLook
-        from model.store import ImageStore, build_store
-
-        n = len(self.pool)
-        t = time.perf_counter()
-        knn = neighbours(emb, max(16, OUTLIER_K + 1), seed=self.seed)
-        xy = umap_2d(emb, seed=self.seed, knn=knn)
-        self.timings["umap"] = time.perf_counter() - t
-        self.report("umap", 1.0)
-
-        t = time.perf_counter()
-        pool = self.pool
-        families = [  # an augmented copy belongs to its parent's family: not a duplicate
-            p if o == "augmented" and p else i
-            for i, o, p in zip(pool["id"], pool["origin"], pool["parent_id"], strict=True)
-        ]
-        book = self.rows[self.rows["split"] == "label_book"]
-        # a probe's final state is its whole backbone net too: every preset can take the look
-        final_model = checkpoint_from_state(self.config, self.classes, final.state, self.dev)
-        # small RGB thumbnails (a store of their own, cached like the training one) confirm
-        # near-duplicates in pixels
-        thumb_spec = build_store(
-            list(pool["path"]),
-            self.pool_sha,
-            cache_dir=self.cache_dir,
-            size=THUMB,
-            channels=3,
-            scratch=None if self.scratch is None else self.scratch / "thumbs",
-        )
-        thumbs = ImageStore.open(thumb_spec.path, thumb_spec.n, THUMB, 3)
-        scores = score_table(
-            ids=list(pool["id"]),
-            labels=labels[:n],
-            splits=list(pool["split"]),
-            sha256s=self.pool_sha,
-            families=families,
-            probs=oof,
-            embeddings=emb,
-            knn=knn,
-            classes=self.classes,
-            label_book_ids=list(book["id"]),
-            label_book_embeddings=lb_emb,
-            label_book_labels=np.asarray(
-                [self.classes.index(c) if c in self.classes else -1 for c in book["label"]]
-            ),
-            seed=self.seed,
-            look=ImageLook(final_model, list(pool["path"])),
-            thumbs=thumbs.rows,
-        )
-        self.junk_evidence = scores.attrs.get("junk_evidence", {})
-        self.timings["scores"] = time.perf_counter() - t
-        t = time.perf_counter()
-        # blurry, dark, overexposed, ... (cleanvision) join the label-quality words
-        quality = image_quality(list(pool["path"]), list(pool["id"]))
-        scores["issues"] = merge_issues(scores["issues"], quality["quality_issues"])
-        self.timings["quality"] = time.perf_counter() - t
-        self.report("scores", 1.0)
-        return xy, scores
-
-    def _finish(
-        self, engine, final, fold_results, fold_epoch, oof, labels, scores, embedded, t_start
-    ) -> dict[str, Any]:
-        """The checkpoint and ``metrics.json``; returns the metrics."""
-        import torch
-
-        from model.predict import save_checkpoint
-
-        pool, n = self.pool, len(self.pool)
-        has_val = bool((pool["split"] == "val").any())
-        train_time = self.timings["folds"] + self.timings["final"]
-        seen = final.images_seen + sum(r.images_seen for r in fold_results)
-        self.timings["total"] = time.perf_counter() - t_start
-        metrics = {
-            "preset": self.config.name,
-            "config": self.config.to_dict(),
-            "seed": self.seed,
-            "folds": self.folds,
-            "epochs": self.config.epochs,
-            "fold_epoch": fold_epoch,
-            "device": engine.device_name,
-            "engine": engine.name,
-            "engine_note": self.engine_note,
-            "grouped": self.grouped,
-            "torch_version": torch.__version__,
-            "classes": self.classes,
-            "n_train": int((pool["split"] == "train").sum()),
-            "n_val": int((pool["split"] == "val").sum()),
-            "val_accuracy": final.select_accuracy[final.best_epoch - 1] if has_val else None,
-            "oof_accuracy": float((oof.argmax(1) == labels[:n]).mean()),
-            "eval": embedded.eval_accuracy,
-            "best_epoch": final.best_epoch,
-            "n_suspect": int(scores["suspect"].sum()),
-            "n_junk": int(scores["junk"].sum()),
-            "junk_evidence": self.junk_evidence,
-            "history": {"train_loss": final.losses, "val_accuracy": final.select_accuracy},
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "images_per_s": round(seen / train_time, 1) if train_time > 0 else None,
-        }
-        save_checkpoint(
-            self.out_dir / "model.pt",
-            state_dict=final.state,
-            config=self.config,
-            classes=self.classes,
-            seed=self.seed,
-            best_epoch=final.best_epoch,
-            val_accuracy=metrics["val_accuracy"],
-        )
-        (self.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        return metrics
 
     def _load(self, cache_dir: Path | None, extra: dict[str, pd.DataFrame], scratch: Path):
         """Every image the run needs, decoded once into the store: train+val first, then the
@@ -467,65 +295,6 @@ class OutOfFoldRun:
         eval_acc = {name: float((pred[name] == labels[ix]).mean()) for name, ix in offsets.items()}
         lb_emb = emb_all[offsets["label_book"]] if "label_book" in offsets else None
         return Embedded(emb_all[:n].astype(np.float32), lb_emb, eval_acc, pred)
-
-    def _write_outputs(
-        self, oof, fold_of, emb, xy, scores, final, fold_jobs, fold_results, fold_epoch
-    ):
-        pool, out = self.pool, self.out_dir
-        predictions = pd.DataFrame(
-            {
-                "id": pool["id"],
-                "split": pool["split"],
-                "label": pool["label"],
-                "pred": np.asarray(self.classes, dtype=object)[oof.argmax(1)],
-                "confidence": oof.max(1),
-                "fold": fold_of,
-            }
-        )
-        for c, name in enumerate(self.classes):
-            predictions[f"p_{name}"] = oof[:, c]
-        predictions.to_csv(out / "predictions.csv", index=False)
-        np.save(out / "embeddings.npy", emb)
-        np.save(out / "umap.npy", xy.astype(np.float32))
-        scores.to_csv(out / "scores.csv", index=False)
-        ids = pool["id"].to_numpy()
-        folds_doc = {
-            "fold_epoch": fold_epoch,
-            "folds": [
-                {
-                    "fold": k,
-                    "heldout": ids[job.holdout_idx].tolist(),
-                    "trained_on": ids[res.trained_on].tolist(),
-                }
-                for k, (job, res) in enumerate(zip(fold_jobs, fold_results, strict=True))
-            ],
-            "final": {"trained_on": ids[final.trained_on].tolist(), "best_epoch": final.best_epoch},
-        }
-        (out / "folds.json").write_text(json.dumps(folds_doc))
-
-    def _write_eval_predictions(self, embedded) -> None:
-        """``eval_predictions.csv``: the final model's prediction for every row of every labelled
-        extra set (``set, id, path, label, pred``), so accuracy can be broken down by group."""
-        frames = []
-        for name, f in self.eval_sets.items():
-            pred = embedded.eval_pred.get(name)
-            if pred is None or len(pred) != len(f):
-                continue
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "set": name,
-                        "id": f["id"].astype(str) if "id" in f else "",
-                        "path": f["path"].astype(str),
-                        "label": f["label"].astype(str),
-                        "pred": np.asarray(self.classes, dtype=object)[pred],
-                    }
-                )
-            )
-        if frames:
-            pd.concat(frames, ignore_index=True).to_csv(
-                self.out_dir / "eval_predictions.csv", index=False
-            )
 
     def _train(self, engine, labels, partial):
         """Fold models and the final model, less those ``partial`` already holds; returns what
