@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# run_training's overall progress fraction at the end of each step (model/train.py _STEP_SHARE)
+# run_training's overall progress fraction at the end of each step (model/progress.py STEP_SHARE)
 _TRAIN_STEP_ENDS = [("load", 0.05), ("train", 0.85), ("embed", 0.87), ("umap", 0.95)]
 
 
