@@ -11,6 +11,11 @@ workers are children of its raylet, so their CPU is not in this process's figure
 ray / local, and how far the two runs' out-of-fold probabilities and embeddings are apart (same
 seed: they should agree within float tolerance). Ray's start-up (a few seconds) is timed apart.
 
+Each Ray task runs torch on one thread; the local engine uses the cores it may. With different
+thread counts the float sums run in a different order, and over many epochs the two runs drift
+apart a little (predictions, not the run's layout); ``--threads 1`` gives the local run the same
+single thread, and the two runs then agree exactly.
+
 On one machine Ray does not add cores: its gain is to run the K fold models side by side where
 the local engine runs them one after another, and to reach other machines with ``--address``.
 """
@@ -53,10 +58,20 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     ap.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray instance")
     ap.add_argument("--address", default=None, help="an existing Ray cluster instead")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of the local run (Ray's workers use 1 per task): the same count on "
+        "both sides makes the float sums run in the same order",
+    )
     ap.add_argument("--out", type=Path, help="also write the figures here as JSON")
     args = ap.parse_args()
     import ray
+    import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         tmp = Path(tmp)
         data = args.data
@@ -92,6 +107,7 @@ def main() -> None:
                 np.load(local.path / "embeddings.npy") - np.load(remote.path / "embeddings.npy")
             ).max()
         )
+        same_pred = float((a["pred"] == b["pred"]).mean()) if "pred" in a else float("nan")
         same_files = sorted(p.name for p in local.path.iterdir()) == sorted(
             p.name for p in remote.path.iterdir()
         )
@@ -106,11 +122,13 @@ def main() -> None:
             "ratio_ray_over_local": round(ray_s / local_s, 3),
             "max_prob_gap": prob_gap,
             "max_embedding_gap": emb_gap,
+            "same_predicted_class": same_pred,
             "same_files": same_files,
+            "local_threads": torch.get_num_threads(),
             "workers": args.workers if not args.address else f"cluster {args.address}",
         }
     print(f"{figures['images']:,} images, {figures['folds']} folds + final model")
-    print(f"local engine   {figures['local_s']:8.1f} s")
+    print(f"local engine   {figures['local_s']:8.1f} s  ({figures['local_threads']} torch threads)")
     print(
         f"ray engine     {figures['ray_s']:8.1f} s  ({figures['workers']} workers; "
         f"start-up {figures['ray_start_s']} s apart)"
@@ -118,7 +136,7 @@ def main() -> None:
     print(f"ratio ray / local: {figures['ratio_ray_over_local']:.2f}")
     print(
         f"same run files: {same_files}; largest gap: probabilities {prob_gap:.2e}, "
-        f"embeddings {emb_gap:.2e}"
+        f"embeddings {emb_gap:.2e}; same predicted class for {same_pred:.1%} of images"
     )
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2))
