@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA",
     "api",
     "api_server",
+    "google_workspace",
     "make_sheet",
     "model_rows",
     "push",
@@ -55,6 +56,25 @@ def api(api_server: SheetsApiServer) -> SheetsApiServer:
 def spreadsheet(api: SheetsApiServer) -> str:
     """A new spreadsheet holding one default worksheet ``Sheet1`` (1000 x 26), like Google's."""
     return api.create_spreadsheet()
+
+
+@pytest.fixture
+def google_workspace(api: SheetsApiServer, spreadsheet: str, image_folder, tmp_path):
+    """A workspace on ``image_folder`` whose sheet is ``spreadsheet`` on the local API server;
+    call it with any further settings (``sheet_rows=12``)."""
+    from sheets_bridge import loop
+
+    def make(**settings: object):
+        return loop.init(
+            image_folder,
+            tmp_path / "ws",
+            backend="google",
+            spreadsheet=spreadsheet,
+            api_endpoint=api.url,
+            **settings,
+        )
+
+    return make
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from tests.test_web_app import write_run
 
 
 def test_a_new_annotator_gets_a_google_column_at_the_next_push_and_pull_reads_it(
-    api, spreadsheet, image_folder, tmp_path
+    api, spreadsheet, google_workspace
 ):
-    ws = loop.init(
-        image_folder,
-        tmp_path / "ws",
-        backend="google",
-        spreadsheet=spreadsheet,
-        api_endpoint=api.url,
-    )
+    ws = google_workspace()
     write_run(ws)
     loop.push(ws)
     added = add_annotator(ws, "Ana")

@@ -34,16 +34,8 @@ def collaborator_types(api, spreadsheet: str, edits: list[tuple[str, str, str]])
     answer.raise_for_status()
 
 
-def test_push_edit_pull_retrain_push_against_the_google_backend(
-    api, spreadsheet, image_folder, tmp_path
-):
-    ws = loop.init(
-        image_folder,
-        tmp_path / "ws",
-        backend="google",
-        spreadsheet=spreadsheet,
-        api_endpoint=api.url,
-    )
+def test_push_edit_pull_retrain_push_against_the_google_backend(api, spreadsheet, google_workspace):
+    ws = google_workspace()
     assert isinstance(ws.sheet(), GoogleSheet)
     loop.train(ws, epochs=1, progress=False)
 

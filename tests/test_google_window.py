@@ -35,16 +35,9 @@ def test_the_window_is_the_first_rows_by_rank_plus_every_row_people_typed_in():
 
 
 def test_a_windowed_push_and_pull_keep_every_row_and_say_how_many_are_outside(
-    api, spreadsheet, image_folder, tmp_path
+    api, spreadsheet, google_workspace
 ):
-    ws = loop.init(
-        image_folder,
-        tmp_path / "ws",
-        backend="google",
-        spreadsheet=spreadsheet,
-        api_endpoint=api.url,
-        sheet_rows=10,
-    )
+    ws = google_workspace(sheet_rows=10)
     total = len(ws.current.manifest().query("split in ['train', 'val']"))
     first = loop.push(ws)
     assert first.outside == total - 10 and f"{total - 10} rows outside" in first.describe()

@@ -112,15 +112,8 @@ def test_rows_inserted_right_before_the_delete_lose_no_row(api, spreadsheet, mak
     assert len(people.rows()) == len(shown)  # the blank rows people inserted went to the end
 
 
-def test_the_push_report_names_the_rows_put_back(api, spreadsheet, image_folder, tmp_path):
-    ws = loop.init(
-        image_folder,
-        tmp_path / "ws",
-        backend="google",
-        spreadsheet=spreadsheet,
-        api_endpoint=api.url,
-        sheet_rows=12,
-    )
+def test_the_push_report_names_the_rows_put_back(api, spreadsheet, google_workspace):
+    ws = google_workspace(sheet_rows=12)
     loop.push(ws)
     people = api.people(spreadsheet, "images")
     shown = list(people.by_id())

@@ -139,16 +139,9 @@ def test_a_typed_cell_during_the_check_s_write_keeps_its_row(api, spreadsheet, m
 
 
 def test_pull_after_a_shrink_leaves_rows_outside_the_window_as_they_are(
-    api, spreadsheet, image_folder, tmp_path
+    api, spreadsheet, google_workspace
 ):
-    ws = loop.init(
-        image_folder,
-        tmp_path / "ws",
-        backend="google",
-        spreadsheet=spreadsheet,
-        api_endpoint=api.url,
-        sheet_rows=12,
-    )
+    ws = google_workspace(sheet_rows=12)
     loop.push(ws)
     people = api.people(spreadsheet, "images")
     shown = list(people.by_id())
