@@ -49,7 +49,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_rebalance import set_folds, split_holdout  # noqa: E402
+from bench_rebalance import set_folds, split_holdout, write_results  # noqa: E402
 
 from sheets_bridge import loop  # noqa: E402
 from sheets_bridge.loop.improve import improve  # noqa: E402
@@ -230,20 +230,7 @@ def main() -> None:
         print("no ground_truth.csv: no simulated reviewer, recipe+review skipped")
     wall = round(time.perf_counter() - start, 1)
     print(f"wall time {wall}s")
-    if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "args": vars(args) | {"data": str(args.data), "out": str(args.out)},
-                    "per_seed": per_seed,
-                    "table": table,
-                    "ablation": abl,
-                    "wall_s": wall,
-                },
-                indent=2,
-                default=str,
-            )
-        )
+    write_results(args, per_seed=per_seed, table=table, ablation=abl, wall_s=wall)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,14 @@ def split_holdout(data: Path, out: Path, share: float, seed: int) -> tuple[Path,
     return kept, held, n
 
 
+def write_results(args, **figures: object) -> None:
+    """``--out``: the command line's arguments and the figures, as JSON (``--summarise`` reads
+    ``per_seed`` back)."""
+    if args.out:
+        given = vars(args) | {"data": str(args.data), "out": str(args.out)}
+        args.out.write_text(json.dumps({"args": given, **figures}, indent=2, default=str))
+
+
 def set_folds(root: Path, folds: int) -> None:
     """K of a workspace's later runs: the final model, which gives every figure here, trains on
     the same images whatever K is; the fold models only score the images."""
@@ -174,20 +182,7 @@ def main() -> None:
     print(show(table, f"rebalance ({args.preset}, seeds {args.seeds}, epochs {args.epochs})"))
     wall = round(time.perf_counter() - start, 1)
     print(f"wall time {wall}s")
-    if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "args": vars(args) | {"data": str(args.data), "out": str(args.out)},
-                    "holdout_images": n,
-                    "per_seed": per_seed,
-                    "table": table,
-                    "wall_s": wall,
-                },
-                indent=2,
-                default=str,
-            )
-        )
+    write_results(args, per_seed=per_seed, table=table, wall_s=wall, holdout_images=n)
 
 
 if __name__ == "__main__":
