@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_rebalance import set_folds, split_holdout, write_results  # noqa: E402
+from bench_rebalance import summarise as rebalance_summarise  # noqa: E402
 
 from sheets_bridge import loop  # noqa: E402
 from sheets_bridge.loop.improve import improve  # noqa: E402
@@ -134,16 +134,7 @@ def one_seed(data: Path, tmp: Path, seed: int, args, truth, holdout: Path | None
 
 
 def summarise(per_seed: list[dict]) -> dict:
-    table: dict[str, dict] = {}
-    for variant in per_seed[0]:
-        row = {}
-        for k in KEYS:
-            vals = [s[variant][k] for s in per_seed if s[variant].get(k) is not None]
-            if vals:
-                sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-                row[k] = {"mean": round(statistics.mean(vals), 4), "sd": round(sd, 4)}
-        table[variant] = row
-    return table
+    return rebalance_summarise(per_seed, KEYS)
 
 
 def show(table: dict, title: str) -> str:
@@ -215,17 +206,7 @@ def main() -> None:
         per_seed = []
         for s in seeds:  # each seed's figures as they come: a long run shows progress
             per_seed.append(one_seed(data, Path(tmp), s, args, truth, holdout))
-    table = summarise(
-        [{k: v for k, v in s.items() if not k.startswith("ablation:")} for s in per_seed]
-    )
-    abl = summarise(
-        [{k[9:]: v for k, v in s.items() if k.startswith("ablation:")} for s in per_seed]
-    )
-    print(show(table, f"outcome ({args.preset}, seeds {args.seeds}, epochs {args.epochs})"))
-    if args.ablation:
-        print(
-            show(abl, f"\nablation (seeds {args.seeds}, recipe without review, one op at a time)")
-        )
+    table, abl = tables(per_seed, f"{args.preset}, seeds {args.seeds}, epochs {args.epochs}")
     if truth is None:
         print("no ground_truth.csv: no simulated reviewer, recipe+review skipped")
     wall = round(time.perf_counter() - start, 1)

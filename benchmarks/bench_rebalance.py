@@ -130,11 +130,12 @@ def one_seed(data: Path, holdout: Path, tmp: Path, seed: int, args) -> dict:
     return out
 
 
-def summarise(per_seed: list[dict]) -> dict:
+def summarise(per_seed: list[dict], keys: tuple[str, ...] = KEYS) -> dict:
+    """Mean and sd over the seeds of each variant's ``keys`` (a key no seed has is left out)."""
     table: dict[str, dict] = {}
     for variant in per_seed[0]:
         row = {}
-        for k in KEYS:
+        for k in keys:
             vals = [s[variant][k] for s in per_seed if s[variant].get(k) is not None]
             if vals:
                 sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
