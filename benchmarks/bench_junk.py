@@ -40,6 +40,7 @@ from model import junk as J  # noqa: E402
 from model.embed import neighbours, normalize  # noqa: E402
 from model.predict import cropped_view, load_checkpoint  # noqa: E402
 from model.quality import precision_recall  # noqa: E402
+from model.robust import robust_z  # noqa: E402
 from model.scores import JUNK_OUTLIER, OUTLIER_K, outlier_scores  # noqa: E402
 from model.second_look import ImageLook, junk_evidence  # noqa: E402
 
@@ -112,7 +113,7 @@ def measure(
 
     crop_emb, crop_probs, sharp = crop
     crop_z = J.class_distance(normalize(crop_emb), crop_probs.argmax(axis=1), len(classes))
-    sharp_z = J.robust_z(sharp)
+    sharp_z = robust_z(sharp)
     flags = J.junk_flags(z, probs, share, crop_z, sharp_z)
     rows = [
         ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),

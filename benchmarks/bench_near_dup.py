@@ -49,6 +49,7 @@ from model.near_dup import (  # noqa: E402
     quick_similarity,
     signatures,
 )
+from model.robust import robust_spread  # noqa: E402
 from model.scores import OUTLIER_K, duplicates  # noqa: E402
 
 
@@ -174,8 +175,7 @@ def one(data: Path, ws: Path, rewrite: bool) -> None:
     sig = signatures(lambda idx: thumbs[idx], len(ids))
     quick = quick_similarity(sig[pairs[:, 0]], sig[pairs[:, 1]])
     d = -np.log1p(-np.clip(quick, -1, 1 - 1e-6))
-    med = np.median(d)
-    mad = 1.4826 * np.median(np.abs(d - med))
+    med, mad = robust_spread(d)
     zs = sorted(
         round(float((d[k] - med) / mad), 1)
         for k, (a, b) in enumerate(pairs)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.embed import normalize
+from model.robust import robust_spread
 
 #: robust z-score (class median and MAD) of the distance to the nearest class from which an
 #: image counts as far from every class
@@ -86,9 +87,8 @@ def class_distance_to(
             continue
         centroid = normalize(ref_unit[members].mean(axis=0, keepdims=True))[0]
         ref_dist = 1.0 - ref_unit[members] @ centroid
-        med = np.median(ref_dist)
-        mad = 1.4826 * np.median(np.abs(ref_dist - med))
-        best = np.minimum(best, (1.0 - unit @ centroid - med) / max(mad, 1e-6))
+        med, sd = robust_spread(ref_dist)
+        best = np.minimum(best, (1.0 - unit @ centroid - med) / max(sd, 1e-6))
     return np.where(np.isfinite(best), best, 0.0)
 
 
@@ -102,13 +102,6 @@ def neighbour_label_share(knn_idx: np.ndarray, labels: np.ndarray, k: int = JUNK
     counts = np.zeros((len(near), n_labels), dtype=np.int64)
     np.add.at(counts, (np.repeat(np.arange(len(near)), near.shape[1]), labels[near].ravel()), 1)
     return counts.max(axis=1) / near.shape[1]
-
-
-def robust_z(x: np.ndarray) -> np.ndarray:
-    """``(x - median) / (1.4826 * MAD)`` over ``x`` itself (a MAD of 0 counts as 1e-6)."""
-    med = np.median(x) if len(x) else 0.0
-    mad = 1.4826 * np.median(np.abs(x - med)) if len(x) else 1.0
-    return (x - med) / max(float(mad), 1e-6)
 
 
 def _background(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +125,8 @@ def foreground_crop(image: np.ndarray, fill: float = CROP_FILL) -> np.ndarray:
     """
     img, dev = _background(image)
     border = np.concatenate([dev[0], dev[-1], dev[:, 0], dev[:, -1]])
-    med = float(np.median(border))
-    thr = max(med + 5 * 1.4826 * float(np.median(np.abs(border - med))), 24.0)
+    med, sd = robust_spread(border)
+    thr = max(med + 5 * sd, 24.0)
     mask = dev > thr
     if mask.sum() < 4:
         return image

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from model.robust import robust_spread
+
 #: thumbnail side (pixels) the pixel measure compares
 THUMB = 64
 #: nearest embedding neighbours (besides the image itself) checked per image
@@ -166,9 +168,8 @@ def outlier_cut(similarity: np.ndarray, z: float = NEAR_DUP_Z) -> float:
     if len(similarity) == 0:
         return 1.0
     d = -np.log1p(-np.clip(similarity, -1.0, 1.0 - 1e-6))
-    med = float(np.median(d))
-    mad = 1.4826 * float(np.median(np.abs(d - med)))
-    cut = med + z * max(mad, 1e-3)
+    med, sd = robust_spread(d)
+    cut = med + z * max(sd, 1e-3)
     return float(-np.expm1(-cut))
 
 

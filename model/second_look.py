@@ -29,6 +29,7 @@ import numpy as np
 
 from model import junk as J
 from model.embed import normalize
+from model.robust import robust_spread
 
 #: images drawn at random (seeded) as the data set's baseline for the cropped view and blur
 REFERENCE = 500
@@ -147,9 +148,8 @@ def junk_evidence(
         )
     if len(blurry) and len(uniform):
         base = look.sharpness(uniform)
-        med = float(np.median(base))
-        mad = max(1.4826 * float(np.median(np.abs(base - med))), 1e-6)
-        sharp_z[blurry] = (look.sharpness(blurry) - med) / mad
+        med, sd = robust_spread(base)
+        sharp_z[blurry] = (look.sharpness(blurry) - med) / max(sd, 1e-6)
     # NaN compares False: the veto keeps no image it did not look at, blur adds none
     flags = J.junk_flags(
         distance_z,

@@ -180,7 +180,8 @@ def test_foreground_crop_makes_a_small_glyph_look_like_a_large_one():
 
 
 def test_junk_flags_cropped_view_vetoes_and_blur_adds():
-    from model.junk import junk_flags, robust_z, sharpness
+    from model.junk import junk_flags, sharpness
+    from model.robust import robust_z
 
     probs = np.full((4, 4), 0.25)
     far, share = np.array([9.0, 9.0, 1.0, 3.0]), np.full(4, 0.3)
