@@ -36,6 +36,24 @@ def _cluster_key(c: str) -> tuple[int, int | str]:
     return (0, int(c)) if c.lstrip("-").isdigit() else (1, c)
 
 
+def count_matrix(classes: Sequence[str]) -> list[list[int]]:
+    """A classes x classes matrix of zeros, to count pairs into."""
+    return [[0] * len(classes) for _ in classes]
+
+
+def top_pairs(m: list[list[int]], classes: Sequence[str], symmetric: bool, n: int) -> list[dict]:
+    """The off-diagonal cells of ``m`` with the highest counts, in class order on ties (for a
+    symmetric matrix, each pair once)."""
+    cells = [
+        {"a": classes[i], "b": classes[j], "count": m[i][j]}
+        for i in range(len(classes))
+        for j in range(len(classes))
+        if i != j and m[i][j] > 0 and (not symmetric or i < j)
+    ]
+    cells.sort(key=lambda c: (-c["count"], classes.index(c["a"]), classes.index(c["b"])))
+    return cells[:n]
+
+
 def label_confusion(
     frame: pd.DataFrame, classes: Sequence[str], *, top: int = TOP_PAIRS, examples: int = EXAMPLES
 ) -> dict:
@@ -50,7 +68,7 @@ def label_confusion(
     classes = list(classes)
     idx = {c: k for k, c in enumerate(classes)}
     f = frame[frame["label"].isin(idx) & frame["pred"].isin(idx)]
-    m = [[0] * len(classes) for _ in classes]
+    m = count_matrix(classes)
     for lab, pred in zip(f["label"], f["pred"], strict=True):
         m[idx[lab]][idx[pred]] += 1
     wrong = f[f["label"] != f["pred"]]
@@ -59,14 +77,7 @@ def label_confusion(
     else:
         wrong = wrong.assign(_c=0.0)
     wrong = wrong.sort_values(["_c", "id"], ascending=[False, True], kind="stable")
-    pairs = [
-        {"a": classes[i], "b": classes[j], "count": m[i][j]}
-        for i in range(len(classes))
-        for j in range(len(classes))
-        if i != j and m[i][j]
-    ]
-    pairs.sort(key=lambda p: (-p["count"], idx[p["a"]], idx[p["b"]]))
-    pairs = pairs[:top]
+    pairs = top_pairs(m, classes, symmetric=False, n=top)
     for p in pairs:
         ids = wrong["id"][(wrong["label"] == p["a"]) & (wrong["pred"] == p["b"])]
         p["examples"] = [str(i) for i in ids[:examples]]

@@ -27,31 +27,13 @@ from sheets_bridge.core.crowd import crowdlab, probabilities
 from sheets_bridge.core.labels import REMOVE_MARK
 from sheets_bridge.core.schema import KEY
 from sheets_bridge.core.votes import RowVotes, read_votes, shown
-from sheets_bridge.loop.audit import audit
+from sheets_bridge.loop.audit import audit, count_matrix, top_pairs
 from sheets_bridge.store.workspace import Workspace
 
 #: How many of the first rows of the sheet's review order (``rank``) to check for unreviewed rows.
 TOP_N: tuple[int, ...] = (50, 100, 200)
 #: How many class pairs to list.
 TOP_PAIRS = 10
-
-
-def _matrix(classes: Sequence[str]) -> list[list[int]]:
-    return [[0] * len(classes) for _ in classes]
-
-
-def _top(
-    m: list[list[int]], classes: Sequence[str], symmetric: bool, n: int = TOP_PAIRS
-) -> list[dict]:
-    """The off-diagonal cells with the highest counts (for a symmetric matrix, each pair once)."""
-    cells = [
-        {"a": classes[i], "b": classes[j], "count": m[i][j]}
-        for i in range(len(classes))
-        for j in range(len(classes))
-        if i != j and m[i][j] > 0 and (not symmetric or i < j)
-    ]
-    cells.sort(key=lambda c: (-c["count"], classes.index(c["a"]), classes.index(c["b"])))
-    return cells[:n]
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -104,7 +86,7 @@ def build_report(
     else:
         decisions = {rid: decide_votes(rv, labels[rid]) for rid, rv in read.items()}
 
-    aa, al, mc = _matrix(classes), _matrix(classes), _matrix(classes)
+    aa, al, mc = count_matrix(classes), count_matrix(classes), count_matrix(classes)
     per: dict[str, Counter] = {a: Counter() for a in annotators}
     reviewed = 0
     for row in rows:
@@ -148,7 +130,7 @@ def build_report(
             for j in range(len(classes)):
                 if i != j and (not symmetric or i < j):
                     pairs[tuple(sorted((classes[i], classes[j]), key=idx.get))] += m[i][j]
-    top_pairs = [
+    confused = [
         {"a": a, "b": b, "count": n}
         for (a, b), n in sorted(
             pairs.items(), key=lambda kv: (-kv[1], idx[kv[0][0]], idx[kv[0][1]])
@@ -189,11 +171,14 @@ def build_report(
             for k in ("keep", "relabel", "remove", "conflict", "blocked", "none")
         },
         "matrices": {
-            "annotator_vs_annotator": {"matrix": aa, "top": _top(aa, classes, True)},
-            "annotator_vs_label": {"matrix": al, "top": _top(al, classes, False)},
-            "model_vs_consensus": {"matrix": mc, "top": _top(mc, classes, False)},
+            "annotator_vs_annotator": {
+                "matrix": aa,
+                "top": top_pairs(aa, classes, True, TOP_PAIRS),
+            },
+            "annotator_vs_label": {"matrix": al, "top": top_pairs(al, classes, False, TOP_PAIRS)},
+            "model_vs_consensus": {"matrix": mc, "top": top_pairs(mc, classes, False, TOP_PAIRS)},
         },
-        "top_pairs": top_pairs,
+        "top_pairs": confused,
         "annotator_stats": annotator_stats,
         "crowdlab": crowd.as_dict(),
         "unreviewed": unreviewed,
