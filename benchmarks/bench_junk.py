@@ -115,23 +115,46 @@ def measure(
     crop_z = J.class_distance(normalize(crop_emb), crop_probs.argmax(axis=1), len(classes))
     sharp_z = robust_z(sharp)
     flags = J.junk_flags(z, probs, share, crop_z, sharp_z)
+    run, spent = _timed(lambda: junk_evidence(z, probs, share, look, labels=labels))
+    junk_p = np.nan_to_num(run.junk_p, nan=-np.inf)
     rows = [
         ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),
-        pr("junk? (also far when cropped; or far blurrier)", flags),
-        ("  precision/recall on two random halves", _split_halves(flags, junk)),
-    ]
-    run, spent = _timed(junk_evidence, z, probs, share, look)
-    rows += [
-        pr("as a run computes it (candidates and a reference sample)", run.flags),
-        (
-            "  images flagged differently from the whole-pool view",
-            str(int((run.flags != flags).sum())),
-        ),
+        pr("junk? as a run computes it (with the junk model)", run.flags),
+        ("  precision/recall on two random halves", _split_halves(run.flags, junk)),
         ("  what it read", str(run.summary)),
         (
             "  seconds, wall / CPU",
             f"{spent[0]:.2f} / {spent[1]:.2f}; whole-pool cropped view {whole_pool[0]:.2f} / "
-            f"{whole_pool[1]:.2f} (ratio {whole_pool[0] / max(spent[0], 1e-9):.1f}x wall)",
+            f"{whole_pool[1]:.2f}",
+        ),
+        pr("  the junk model's flags alone", (junk_p >= J.JUNK_P) & (z >= J.BLUR_FAR)),
+        pr(
+            "  without the junk model",
+            J.junk_flags(
+                z,
+                probs,
+                share,
+                np.nan_to_num(run.crop_z, nan=-np.inf),
+                np.nan_to_num(run.sharpness_z, nan=np.inf),
+            ),
+        ),
+        pr("without the junk model, whole pool (also far when cropped; or far blurrier)", flags),
+        (
+            "  images flagged differently from the run's computation without the junk model",
+            str(
+                int(
+                    (
+                        J.junk_flags(
+                            z,
+                            probs,
+                            share,
+                            np.nan_to_num(run.crop_z, nan=-np.inf),
+                            np.nan_to_num(run.sharpness_z, nan=np.inf),
+                        )
+                        != flags
+                    ).sum()
+                )
+            ),
         ),
         pr("  without the blur test", J.junk_flags(z, probs, share, crop_z)),
         pr("  without the cropped view", J.junk_flags(z, probs, share, None, sharp_z)),
@@ -139,6 +162,7 @@ def measure(
         pr("baseline: far and unsure", (z >= J.JUNK_Z) & unsure),
         pr("baseline: outlier >= 0.95, confidence < 0.5", (outlier >= JUNK_OUTLIER) & (conf < 0.5)),
     ]
+    whole_p, _ = look.junk_probability(labels, len(classes), np.arange(len(junk)), 0)
     for name, score, flags in [
         (f"class distance (z >= {J.JUNK_Z:g})", z, z >= J.JUNK_Z),
         ("1 - confidence (unsure)", -conf, unsure),
@@ -147,6 +171,7 @@ def measure(
         ("outlier (>= 0.95)", outlier, outlier >= JUNK_OUTLIER),
         (f"cropped-view distance (z >= {J.CROP_Z:g})", crop_z, crop_z >= J.CROP_Z),
         (f"blur (sharpness z <= {J.BLUR_Z:g})", -sharp_z, sharp_z <= J.BLUR_Z),
+        (f"junk model, whole pool (p >= {J.JUNK_P:g})", whole_p, whole_p >= J.JUNK_P),
     ]:
         label, text = pr(f"signal {name}", flags)
         rows.append((label, f"ROC-AUC {roc_auc_score(junk, score):.3f}; alone: {text}"))

@@ -17,7 +17,8 @@ precision 0.41, recall 0.53 (far and unsure alone: 65 at 0.37 / 0.53); on the RG
 (1,176 images, 60 junk) 41 at precision 1.00, recall 0.68 (far and unsure: 46 at 0.89 / 0.68),
 see benchmarks/bench_junk.py.
 
-Two optional readings sharpen the rule (:func:`junk_flags`' ``crop_z`` and ``sharpness_z``):
+Three optional readings sharpen the rule (:func:`junk_flags`' ``crop_z``, ``sharpness_z`` and
+``junk_p``):
 
 - **a second look, cropped to the foreground** (:func:`foreground_crop`): the image cut to the
   box around whatever differs from its own background, centred on a square of that background,
@@ -27,17 +28,29 @@ Two optional readings sharpen the rule (:func:`junk_flags`' ``crop_z`` and ``sha
 - **far blurrier than the data set** (:func:`sharpness`): a robust z-score of the log ratio of
   Laplacian to pixel variance at or below :data:`BLUR_Z`, with the image at least
   :data:`BLUR_FAR` from its nearest class.
+- **the junk model** (:mod:`model.junk_model`): a small model trained to tell the data set's
+  images from junk made out of them (scribbles, blots, fragments and cut-off glyphs in the data
+  set's own ink, see :mod:`model.synthetic_junk`); its held-out probability of junk at least
+  :data:`JUNK_P`, with the image at least :data:`BLUR_FAR` from its nearest class. The run's own
+  model learned only to tell classes apart and places many scribbles and blots among them.
 
-With both (bench_junk.py on the same saved runs): numerals 27 flagged at precision 0.85, recall
-0.51; shapes 45 at 1.00 / 0.75. Every training run takes both through
-:func:`model.second_look.junk_evidence`, which reads only the first rule's candidates, the images
-somewhat far from every class and a seeded reference sample (numerals: 29 flagged at 0.79 / 0.51,
-two images differ from the whole-pool computation; shapes: the same 45); imported predictions
-come without a model and keep the first rule. Without the cropped view the
-numeral demo's false flags are mostly a val-only style of small glyphs, as far and as unsure as
-junk in every full-view signal; with it, the remaining misses are cut-off glyphs (the crop keeps
-them looking like a stroke of a numeral), blots and scribbles that the model places among the
-numerals.
+Every training run takes all three through :func:`model.second_look.junk_evidence`, which reads
+only the first rule's candidates, the images somewhat far from every class, a seeded reference
+sample and the junk model's training sample; imported predictions come without a model and keep
+the first rule. On the saved demo runs (``benchmarks/bench_junk.py DATA --workspace WS``):
+
+=====================================  ==========================  ===========================
+rule                                   numerals (1,450 images, 45  shapes, RGB (1,176 images,
+                                       planted junk): flagged, P/R  60 junk): flagged, P/R
+=====================================  ==========================  ===========================
+far, unsure, no common label           59, 0.41 / 0.53             41, 1.00 / 0.68
+with cropped view and blur            29, 0.79 / 0.51             45, 1.00 / 0.75
+with the junk model (a run)        34, 0.77 / 0.58             SHAPES_RUN
+the junk model's flags alone           27, 0.93 / 0.56             SHAPES_ALONE
+=====================================  ==========================  ===========================
+
+The numeral demo's remaining misses are mostly glyphs cut off by the page edge that show one
+straight stroke: the shape of an ``i`` on a page of its own.
 """
 
 from __future__ import annotations
@@ -60,7 +73,11 @@ CROP_Z = 2.5
 #: the cropped glyph fills this share of the square it is centred on
 CROP_FILL = 0.75
 #: blurry: robust z of the image's sharpness at or below this, and class distance at least BLUR_FAR
+#: ("somewhat far from every class", which the junk model's flags need too)
 BLUR_Z, BLUR_FAR = -5.0, 2.0
+#: the junk model's probability of junk (:mod:`model.junk_model`) from which an image at least
+#: BLUR_FAR from every class is junk
+JUNK_P = 0.6
 #: a class needs this many images predicted as it before distances to its centroid are judged
 MIN_CLASS = 5
 
@@ -104,38 +121,44 @@ def neighbour_label_share(knn_idx: np.ndarray, labels: np.ndarray, k: int = JUNK
     return counts.max(axis=1) / near.shape[1]
 
 
-def _background(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The image as float ``[H, W, C]``, and how far each pixel lies from the background colour
-    (the median of the border pixels), as ``[H, W]`` (largest over channels)."""
+def _background(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image as float ``[H, W, C]``, how far each pixel lies from the background colour
+    (the median of the border pixels), as ``[H, W]`` (largest over channels), and that colour."""
     img = image.astype(np.float32)
     if img.ndim == 2:
         img = img[..., None]
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     bg = np.median(border, axis=0)
-    return img, np.abs(img - bg).max(axis=2)
+    return img, np.abs(img - bg).max(axis=2), bg
+
+
+def foreground_mask(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which pixels of ``image`` (uint8 ``[H, W]`` or ``[H, W, C]``) are foreground, as bool
+    ``[H, W]``, and the background colour (``[C]``, the border's median).
+
+    A pixel is foreground when it differs from the background by more than the border's own
+    spread (median + 5 robust SDs, at least 24 levels), so a noisy or textured page stays page.
+    """
+    _, dev, bg = _background(image)
+    med, sd = robust_spread(np.concatenate([dev[0], dev[-1], dev[:, 0], dev[:, -1]]))
+    return dev > max(med + 5 * sd, 24.0), bg
 
 
 def foreground_crop(image: np.ndarray, fill: float = CROP_FILL) -> np.ndarray:
     """``image`` (uint8 ``[H, W]`` or ``[H, W, C]``) cut to the box around its foreground and
     centred on a square of its background colour, the box filling ``fill`` of the square.
 
-    The background is the border's median colour; a pixel is foreground when it differs from it
-    by more than the border's own spread (median + 5 robust SDs, at least 24 levels), so a noisy
-    or textured page keeps its whole frame. Fewer than 4 foreground pixels: the image unchanged.
+    The foreground is :func:`foreground_mask`'s, so a noisy or textured page keeps its whole
+    frame. Fewer than 4 foreground pixels: the image unchanged.
     """
-    img, dev = _background(image)
-    border = np.concatenate([dev[0], dev[-1], dev[:, 0], dev[:, -1]])
-    med, sd = robust_spread(border)
-    thr = max(med + 5 * sd, 24.0)
-    mask = dev > thr
+    mask, bg = foreground_mask(image)
     if mask.sum() < 4:
         return image
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     side = int(np.ceil(max(r1 - r0, c1 - c0) / fill))
-    h, w = dev.shape
-    bg = np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]), axis=0)
-    out = np.empty((side, side, img.shape[2]), dtype=np.uint8)
+    h, w = mask.shape
+    out = np.empty((side, side, bg.shape[0]), dtype=np.uint8)
     out[:] = np.clip(np.rint(bg), 0, 255).astype(np.uint8)
     y0, x0 = (r0 + r1) // 2 - side // 2, (c0 + c1) // 2 - side // 2
     ys, xs, ye, xe = max(y0, 0), max(x0, 0), min(y0 + side, h), min(x0 + side, w)
@@ -160,10 +183,12 @@ def junk_flags(
     label_share: np.ndarray,
     crop_z: np.ndarray | None = None,
     sharpness_z: np.ndarray | None = None,
+    junk_p: np.ndarray | None = None,
 ) -> np.ndarray:
     """Far from every class, the model unsure, and no label common among its look-alikes (and,
     given ``crop_z``, far in the cropped view too); or, given ``sharpness_z``, far blurrier than
-    the data set while somewhat far from every class."""
+    the data set while somewhat far from every class; or, given ``junk_p`` (the junk model's
+    probability, :mod:`model.junk_model`), at least ``JUNK_P`` while somewhat far."""
     chance = 1.0 / max(probs.shape[1], 1)
     unsure = probs.max(axis=1) < chance + JUNK_CONFIDENCE * (1.0 - chance)
     flags = (distance_z >= JUNK_Z) & unsure & (label_share <= JUNK_SHARE)
@@ -171,4 +196,6 @@ def junk_flags(
         flags &= crop_z >= CROP_Z
     if sharpness_z is not None:
         flags |= (sharpness_z <= BLUR_Z) & (distance_z >= BLUR_FAR)
+    if junk_p is not None:
+        flags |= (junk_p >= JUNK_P) & (distance_z >= BLUR_FAR)
     return flags

@@ -74,9 +74,12 @@ def _conv(cin: int, cout: int, k: int, groups: int, stride: int = 1) -> nn.Conv2
 
 
 class FastCNN(nn.Module):
-    """Small CNN for the ``fast`` preset: most of its width sits at 16x16, where strokes live."""
+    """Small CNN for the ``fast`` preset: most of its width sits at 16x16, where strokes live.
 
-    def __init__(self, n_classes: int, width: int = 24, groups: int = 1) -> None:
+    ``channels``: input channels of each copy (1 gray; 3 RGB, as the junk model takes them).
+    """
+
+    def __init__(self, n_classes: int, width: int = 24, groups: int = 1, channels: int = 1) -> None:
         super().__init__()
         w, g = width, groups
         self.groups, self.dim = g, 4 * w
@@ -86,7 +89,8 @@ class FastCNN(nn.Module):
             return [_conv(cin, cout, k, g, stride), _bn(cout, g, False), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            *cbr(1, w, 5, stride=2),  # 32 -> 16 px at once: the full-size map is mostly paper
+            # 32 -> 16 px at once: the full-size map is mostly paper
+            *cbr(channels, w, 5, stride=2),
             *cbr(w, 2 * w, 3),
             nn.MaxPool2d(2),
             *cbr(2 * w, 4 * w, 3),

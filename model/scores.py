@@ -78,6 +78,7 @@ COLUMNS = [
     "junk",
     "crop_distance",
     "sharpness_z",
+    "junk_probability",
     "label_example",
     "pred_example",
     "issues",
@@ -299,7 +300,13 @@ def score_table(
     cluster, cluster_split = style_clusters(unit, splits_arr, seed)
     distance_z = class_distance(unit, pred, len(classes))
     evidence = junk_evidence(
-        distance_z, probs, neighbour_label_share(knn[0], labels), look, seed=seed, skipped=no_look
+        distance_z,
+        probs,
+        neighbour_label_share(knn[0], labels),
+        look,
+        seed=seed,
+        skipped=no_look,
+        labels=labels,
     )
     junk = evidence.flags
     # a predicted class the label book lacks: the nearest image labelled and predicted as it
@@ -343,6 +350,7 @@ def score_table(
             "junk": junk,
             "crop_distance": evidence.crop_z,
             "sharpness_z": evidence.sharpness_z,
+            "junk_probability": evidence.junk_p,
             "label_example": label_ex,
             "pred_example": pred_ex,
             "issues": issues,

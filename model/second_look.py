@@ -1,20 +1,21 @@
-"""The ``junk?`` rule's second look at a run's images: the foreground-cropped view and blur.
+"""The ``junk?`` rule's second look at a run's images: the foreground-cropped view, blur and
+the junk model.
 
-:func:`junk_evidence` applies :func:`model.junk.junk_flags` with both optional readings while
+:func:`junk_evidence` applies :func:`model.junk.junk_flags` with all three optional readings while
 reading as few image files as the rule allows:
 
 - the cropped view only vetoes, so it is computed for the images the first rule flags (tens,
   not the pool); the classes it measures them against come from a seeded **reference sample**:
   :data:`REFERENCE` images drawn at random, topped up to :data:`MIN_REFERENCE` per predicted class;
-- blur only adds images at least :data:`model.junk.BLUR_FAR` from their nearest class, so
-  sharpness is computed for those; the median and MAD it is judged against come from the random
-  part of the same sample.
+- blur and the junk model only add images at least :data:`model.junk.BLUR_FAR` from their
+  nearest class, so sharpness and the junk model's probability are computed for those; the
+  median and MAD of sharpness come from the random part of the same sample, and the junk model
+  trains on at most :data:`model.junk_model.MAX_TRAIN` images.
 
-So a run reads ``REFERENCE + MIN_REFERENCE x classes`` files at most, plus its candidates,
-whatever the size of the pool. :class:`ImageLook` reads the files (decoded once, at
-``model.predict.CROP_SOURCE`` pixels) and runs the final model on their crops. On the saved
-numeral and shapes demo runs the rule flags what the whole-pool computation flags (see
-benchmarks/bench_junk.py, which prints both and the time each takes).
+So a run reads ``REFERENCE + MIN_REFERENCE x classes + MAX_TRAIN`` files at most, plus its
+candidates, whatever the size of the pool. :class:`ImageLook` reads the files (decoded once, at
+``model.predict.CROP_SOURCE`` pixels), runs the final model on their crops and trains the junk
+model. See benchmarks/bench_junk.py, which prints the flags, what was read and the time taken.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ class ImageLook:
 
         return cropped_predictions(self.ckpt, self._source(idx))
 
+    def junk_probability(
+        self, labels: np.ndarray, n_classes: int, idx: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The junk model's probability of junk for images ``idx``
+        (:func:`model.junk_model.junk_probability`, trained on this pool's files)."""
+        from model.junk_model import junk_probability
+        from model.predict import as_hwc
+
+        def read(ix: np.ndarray) -> list[np.ndarray]:
+            return [as_hwc(a) for a in self._source(ix)]
+
+        return junk_probability(read, labels, n_classes, idx, seed=seed)
+
     @property
     def files_read(self) -> int:
         return len(self._decoded)
@@ -111,6 +125,8 @@ class JunkEvidence:
     flags: np.ndarray
     crop_z: np.ndarray
     sharpness_z: np.ndarray
+    #: the junk model's probability of junk (:mod:`model.junk_model`), NaN where not computed
+    junk_p: np.ndarray
     #: what was read: counts of images, or why the second look was skipped
     summary: dict[str, Any]
 
@@ -123,18 +139,21 @@ def junk_evidence(
     *,
     seed: int = 0,
     skipped: str = "no final model",
+    labels: np.ndarray | None = None,
 ) -> JunkEvidence:
-    """:func:`model.junk.junk_flags` with the cropped view (for the first rule's candidates) and
-    blur (for images somewhat far from every class), judged against :func:`reference_sample`.
+    """:func:`model.junk.junk_flags` with the cropped view (for the first rule's candidates),
+    blur and, given the pool's ``labels``, the junk model (both for images somewhat far from
+    every class), blur judged against :func:`reference_sample`.
 
     Without ``look`` the first rule alone, and ``summary`` says why (``skipped``).
     """
     t_wall, t_cpu = time.perf_counter(), time.process_time()
     n = len(distance_z)
-    crop_z, sharp_z = np.full(n, np.nan), np.full(n, np.nan)
+    crop_z, sharp_z, junk_p = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     first = J.junk_flags(distance_z, probs, label_share)
     if look is None:
-        return JunkEvidence(first, crop_z, sharp_z, {"second_look": f"skipped: {skipped}"})
+        summary = {"second_look": f"skipped: {skipped}"}
+        return JunkEvidence(first, crop_z, sharp_z, junk_p, summary)
     n_classes = probs.shape[1]
     uniform, reference = reference_sample(probs.argmax(axis=1), n_classes, seed)
     candidates = np.flatnonzero(first)
@@ -150,6 +169,9 @@ def junk_evidence(
         base = look.sharpness(uniform)
         med, sd = robust_spread(base)
         sharp_z[blurry] = (look.sharpness(blurry) - med) / max(sd, 1e-6)
+    model_summary: dict[str, Any] = {"junk_model": "skipped: no labels"}
+    if labels is not None and len(blurry):
+        junk_p[blurry], model_summary = look.junk_probability(labels, n_classes, blurry, seed)
     # NaN compares False: the veto keeps no image it did not look at, blur adds none
     flags = J.junk_flags(
         distance_z,
@@ -157,16 +179,19 @@ def junk_evidence(
         label_share,
         np.nan_to_num(crop_z, nan=-np.inf),
         np.nan_to_num(sharp_z, nan=np.inf),
+        np.nan_to_num(junk_p, nan=-np.inf),
     )
     summary = {
         "second_look": "cropped view and blur",
         "candidates": int(len(candidates)),
         "vetoed": int((first & ~flags).sum()),
         "blur_checked": int(len(blurry)),
-        "added_by_blur": int((flags & ~first).sum()),
+        "added_by_blur": int(((sharp_z <= J.BLUR_Z) & ~first & flags).sum()),
+        "added_by_junk_model": int(((junk_p >= J.JUNK_P) & ~first & flags).sum()),
         "reference": int(len(reference)) if len(candidates) else 0,
         "files_read": look.files_read,
         "seconds": round(time.perf_counter() - t_wall, 3),
         "cpu_seconds": round(time.process_time() - t_cpu, 3),
+        **model_summary,
     }
-    return JunkEvidence(flags, crop_z, sharp_z, summary)
+    return JunkEvidence(flags, crop_z, sharp_z, junk_p, summary)

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from model.embed import normalize
-from model.junk import BLUR_Z, CROP_Z, class_distance
+from model.junk import BLUR_FAR, BLUR_Z, CROP_Z, JUNK_P, class_distance
+from model.junk_model import MIN_TRAIN
 from model.predict import load_checkpoint
 from model.second_look import ImageLook, junk_evidence
 from model.train import run_training
@@ -152,6 +153,7 @@ def test_run_writes_every_file_with_the_promised_shapes(run, dataset):
         "junk",
         "crop_distance",
         "sharpness_z",
+        "junk_probability",
         "label_example",
         "pred_example",
         "issues",
@@ -320,9 +322,16 @@ def test_scores_hold_the_junk_second_looks_evidence_where_it_was_taken(run):
     assert summary["second_look"] == "cropped view and blur"
     assert scores["crop_distance"].notna().sum() == summary["candidates"]
     assert scores["sharpness_z"].notna().sum() == summary["blur_checked"]
-    # every junk flag passed the veto (or came from the blur test)
+    # too few images to learn what junk looks like here: the junk model says so
+    assert summary["junk_model"] == f"skipped: {len(scores)} images, {MIN_TRAIN} needed"
+    assert scores["junk_probability"].isna().all()
+    # every junk flag passed the veto (or came from the blur test or the junk model)
     junk = scores[scores["junk"]]
-    assert ((junk["crop_distance"] >= CROP_Z) | (junk["sharpness_z"] <= BLUR_Z)).all()
+    assert (
+        (junk["crop_distance"] >= CROP_Z)
+        | (junk["sharpness_z"] <= BLUR_Z)
+        | ((junk["junk_probability"] >= JUNK_P) & (junk["class_distance"] >= BLUR_FAR))
+    ).all()
     assert metrics["n_junk"] == len(junk)
 
 

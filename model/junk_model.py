@@ -1,0 +1,174 @@
+"""A small model that learns what junk looks like in *this* data set, from its own images.
+
+``junk?``'s other readings (:mod:`model.junk`) ask whether the run's model finds an image far
+from every class. Scribbles, blots and glyphs cut off by the page edge are made of the same ink
+and strokes as the classes, so that model, trained only to tell classes apart, often places them
+among the classes. This one is trained to tell them apart: a copy of the ``fast`` preset's small
+CNN with one class more than the data set, *junk*, whose examples are made from the data set's
+own images by :func:`model.synthetic_junk.synthetic_junk` (its page, ink and stroke width, see
+there), while the real images keep their given labels (a technique known as outlier exposure).
+Its probability of *junk* for an image is :func:`junk_probability`.
+
+- **Held out.** The training images are split in two halves (:data:`FOLDS`); each image of a
+  half is scored by the model trained on the other, so a real junk image is never scored by a
+  model that learned it as real. Images outside the training sample get the mean of both.
+- **Two views.** Each real image is seen whole or cut to its foreground
+  (:func:`model.junk.foreground_crop`), at random, in training; its score is the mean over both
+  views. A small glyph on a large page is an ordinary glyph in the cropped view; a cut-off glyph
+  is unusual in the whole view.
+- **Bounded.** At most :data:`MAX_TRAIN` images train it (a seeded sample), :data:`EPOCHS`
+  passes over each half at 32 pixels, on the CPU: about 20 CPU seconds for 1,450 images.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from model.junk import foreground_crop
+from model.synthetic_junk import KINDS, synthetic_junk
+
+#: images that train the junk model at most (a seeded sample of the pool)
+MAX_TRAIN = 2000
+#: fewer images than this: no junk model (too few to learn what the data set's pages look like)
+MIN_TRAIN = 200
+#: each model takes at least this many steps, however few its images
+MIN_STEPS = 60
+#: held-out halves, passes over each, side of the model's input, real (and junk) per batch
+FOLDS, EPOCHS, SIZE, BATCH = 2, 10, 32, 64
+#: junk images made from each training image (once, before training)
+JUNK_PER_IMAGE = 4
+
+
+def view(image: np.ndarray, crop: bool, size: int = SIZE) -> np.ndarray:
+    """``image`` (uint8 ``[H, W]`` or ``[H, W, C]``), cut to its foreground if ``crop``, resized
+    to ``size`` square and returned channels-first (``[1, size, size]`` or ``[C, size, size]``)."""
+    img = foreground_crop(image) if crop else image
+    out = np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BILINEAR))
+    return out[None] if out.ndim == 2 else out.transpose(2, 0, 1)
+
+
+def _augment(x: torch.Tensor) -> torch.Tensor:
+    """A small random rotation, scale and shift of each image of ``x`` ``[B, C, H, W]``."""
+    b = x.shape[0]
+    r = torch.rand(b, 4) * 2 - 1
+    angle, scale = r[:, 0] * (10 * np.pi / 180), 1 + 0.1 * r[:, 1]
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = torch.cos(angle) / scale
+    theta[:, 0, 1], theta[:, 1, 0] = -torch.sin(angle) / scale, torch.sin(angle) / scale
+    theta[:, :, 2] = 0.08 * r[:, 2:]
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="border")
+
+
+def _views(images: list[np.ndarray]) -> np.ndarray:
+    """Both views of each image: uint8 ``[N, 2, C, SIZE, SIZE]`` (whole, then cropped)."""
+    return np.stack([np.stack([view(img, False), view(img, True)]) for img in images])
+
+
+def _fit(real: np.ndarray, labels, made: np.ndarray, n_classes: int, rng, seed: int):
+    """One model trained on ``real`` views (``[N, 2, C, S, S]``, given ``labels``) and as many
+    junk images drawn from ``made`` (views of synthetic junk), each in a view picked at random."""
+    from model.nets import FastCNN
+
+    torch.manual_seed(seed)
+    net = FastCNN(n_classes + 1, channels=real.shape[2])
+    steps = max(MIN_STEPS, EPOCHS * len(real) // BATCH)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    y_junk = torch.full((BATCH,), n_classes, dtype=torch.long)
+    net.train()
+    for _ in range(steps):
+        a, b = rng.integers(len(real), size=BATCH), rng.integers(len(made), size=BATCH)
+        pick = rng.integers(2, size=2 * BATCH)
+        batch = np.concatenate([real[a, pick[:BATCH]], made[b, pick[BATCH:]]])
+        x = _augment(torch.as_tensor(batch).float())
+        y = torch.cat([torch.as_tensor(labels[a], dtype=torch.long), y_junk])
+        loss = F.cross_entropy(net(x).view(2 * BATCH, -1), y, label_smoothing=0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def _score(net, views: np.ndarray, n_classes: int) -> np.ndarray:
+    """Mean probability of junk over the whole and the cropped view (``views`` as :func:`_views`)."""
+    out = np.zeros(len(views))
+    for v in (0, 1):
+        for start in range(0, len(views), 512):
+            x = torch.as_tensor(views[start : start + 512, v]).float()
+            probs = torch.softmax(net(x).view(len(x), -1), dim=-1)
+            out[start : start + len(x)] += probs[:, n_classes].numpy() / 2
+    return out
+
+
+def junk_probability(
+    read: Any,
+    labels: np.ndarray,
+    n_classes: int,
+    score_idx: np.ndarray,
+    *,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The junk model's probability of *junk* for images ``score_idx`` of a pool, and a summary.
+
+    ``read(idx)`` returns the decoded images ``idx`` (a list of uint8 ``[H, W]`` or
+    ``[H, W, C]``); ``labels`` are the pool's given labels (class indices). The model trains on
+    at most :data:`MAX_TRAIN` images drawn with ``seed``. With fewer than :data:`MIN_TRAIN`
+    images, the scores are NaN and the summary says why.
+    """
+    from model.fit import cpu_threads
+
+    t_wall, t_cpu = time.perf_counter(), time.process_time()
+    n = len(labels)
+    score_idx = np.asarray(score_idx, dtype=np.int64)
+    if n < MIN_TRAIN or not len(score_idx):
+        why = f"skipped: {n} images, {MIN_TRAIN} needed" if n < MIN_TRAIN else "nothing to score"
+        return np.full(len(score_idx), np.nan), {"junk_model": why}
+    rng = np.random.default_rng([seed, 7])
+    sample = np.sort(rng.choice(n, size=min(MAX_TRAIN, n), replace=False))
+    half = rng.permutation(len(sample)) % FOLDS
+    wanted = np.union1d(sample, score_idx)
+    images = dict(zip(wanted.tolist(), read(wanted), strict=True))
+    views = _views([images[int(i)] for i in wanted])
+    at = np.searchsorted(wanted, sample), np.searchsorted(wanted, score_idx)
+    # JUNK_PER_IMAGE junk images made from each training image, each of a kind drawn at random
+    made = _views(
+        [
+            synthetic_junk(images[int(i)], KINDS[rng.integers(len(KINDS))], rng)
+            for i in sample
+            for _ in range(JUNK_PER_IMAGE)
+        ]
+    )
+    made_half = np.repeat(half, JUNK_PER_IMAGE)
+    fold_of = np.full(len(wanted), -1)
+    fold_of[at[0]] = half
+    given = np.asarray(labels)[sample]
+
+    scores = np.zeros(len(score_idx))
+    with cpu_threads(2 * BATCH * SIZE * SIZE):
+        for f in range(FOLDS):
+            train = half != f
+            net = _fit(
+                views[at[0][train]], given[train], made[made_half != f], n_classes, rng, seed + f
+            )
+            # held out from this fold: its own half; outside the sample: a share of the mean
+            own, outside = fold_of[at[1]] == f, fold_of[at[1]] < 0
+            todo = own | outside
+            p = _score(net, views[at[1][todo]], n_classes)
+            scores[todo] += np.where(own[todo], p, p / FOLDS)
+    summary = {
+        "junk_model": "trained",
+        "junk_model_trained_on": int(len(sample)),
+        "junk_model_scored": int(len(score_idx)),
+        "junk_model_seconds": round(time.perf_counter() - t_wall, 3),
+        "junk_model_cpu_seconds": round(time.process_time() - t_cpu, 3),
+    }
+    return scores, summary

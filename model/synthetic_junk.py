@@ -1,0 +1,116 @@
+"""Junk made from a data set's own images: what an image of no class may look like.
+
+:func:`synthetic_junk` turns one decoded image (uint8 ``[H, W]`` or ``[H, W, C]``) into an image
+that belongs to no class, keeping its page, ink colour, stroke width and noise, so that a model
+trained to tell the two apart (:mod:`model.junk_model`) learns *what makes an image junk*, not
+what makes it synthetic. The kinds (:data:`KINDS`), each a way a real data set collects junk:
+
+- ``zoom``: a window of a quarter to a half of the side, around an ink pixel, blown up to the
+  whole image (a fragment: strokes crossing the page);
+- ``corner``: the foreground blown up 1.3-2.5 times (against its bounding box) around the ink
+  nearest one of the box's corners (a glyph cut off by the page edge);
+- ``tiles``: the image cut into 3x3 or 4x4 tiles, shuffled and turned (pieces of strokes that
+  make no class);
+- ``blank``: the page with its ink erased;
+- ``blob``: the ink smeared into solid blots (its mask blurred and thresholded);
+- ``scribble``: the page with its ink erased and a random polyline drawn on it in the ink's
+  colour and stroke width.
+
+The foreground is what differs from the border's median colour by more than the border's own
+spread (the rule of :func:`model.junk.foreground_crop`). An image without foreground becomes a
+blank page whatever the kind.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from model.junk import foreground_mask
+
+KINDS: tuple[str, ...] = ("zoom", "corner", "tiles", "blank", "blob", "scribble")
+
+
+def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
+
+
+def _colour(values: np.ndarray, channels: int) -> int | tuple[int, ...]:
+    c = np.clip(np.rint(values), 0, 255).astype(int)
+    return int(c[0]) if channels == 1 else tuple(int(v) for v in c)
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    return image[..., None] if image.ndim == 2 else image
+
+
+def _blank(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.Generator):
+    img = _hwc(image).astype(np.float32)
+    wide = ndimage.binary_dilation(mask, iterations=2) if mask.any() else mask
+    noise = rng.normal(0.0, 2.0, (int(wide.sum()), img.shape[2]))
+    img[wide] = bg + noise
+    out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (uint8 ``[H, W]`` or ``[H, W, C]``) made into junk of ``kind`` (:data:`KINDS`),
+    same shape and dtype.
+
+    >>> synthetic_junk(np.full((32, 32), 255, np.uint8), "blob", rng).shape  # doctest: +SKIP
+    (32, 32)
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    h, w = image.shape[:2]
+    mask, bg = foreground_mask(image)
+    if mask.sum() < 4 or kind == "blank":
+        return _blank(image, mask, bg, rng)
+    img = _hwc(image)
+    ink = np.median(img[mask].astype(np.float32), axis=0)
+    ys, xs = np.nonzero(mask)
+    if kind == "zoom":
+        side = max(4, int(min(h, w) / rng.uniform(2.0, 4.0)))
+        k = int(rng.integers(len(ys)))
+        y0 = int(np.clip(ys[k] - rng.integers(0, side), 0, h - side))
+        x0 = int(np.clip(xs[k] - rng.integers(0, side), 0, w - side))
+        return _resize(image[y0 : y0 + side, x0 : x0 + side], (h, w))
+    if kind == "corner":
+        box = max(ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min())
+        side = int(np.clip(box / rng.uniform(1.3, 2.5), 4, min(h, w)))
+        # centred near the ink closest to a corner of the box, so the window holds ink
+        corner = rng.choice([ys.min(), ys.max() + 1]), rng.choice([xs.min(), xs.max() + 1])
+        k = int(np.argmin((ys - corner[0]) ** 2 + (xs - corner[1]) ** 2))
+        cy = ys[k] + rng.uniform(-0.2, 0.2) * side
+        cx = xs[k] + rng.uniform(-0.2, 0.2) * side
+        y0 = int(np.clip(cy - side / 2, 0, h - side))
+        x0 = int(np.clip(cx - side / 2, 0, w - side))
+        return _resize(image[y0 : y0 + side, x0 : x0 + side], (h, w))
+    if kind == "tiles":
+        g = int(rng.choice([3, 4]))
+        s = min(h, w) // g
+        out = image.copy()
+        if s < 2:
+            return _blank(image, mask, bg, rng)
+        tiles = [
+            image[i * s : (i + 1) * s, j * s : (j + 1) * s] for i in range(g) for j in range(g)
+        ]
+        for k, t in enumerate(rng.permutation(len(tiles))):
+            i, j = divmod(k, g)
+            out[i * s : (i + 1) * s, j * s : (j + 1) * s] = np.rot90(tiles[t], int(rng.integers(4)))
+        return out
+    if kind == "blob":
+        soft = ndimage.gaussian_filter(mask.astype(np.float32), rng.uniform(0.04, 0.09) * min(h, w))
+        blot = soft > rng.uniform(0.15, 0.35) * soft.max()
+        out = img.copy()
+        out[blot] = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
+        return out if image.ndim == 3 else out[..., 0]
+    # scribble: a random polyline in the ink's colour and stroke width on the erased page
+    width = max(1, round(2.6 * float(ndimage.distance_transform_edt(mask)[mask].mean())))
+    page = Image.fromarray(_blank(image, mask, bg, rng))
+    n = int(rng.integers(3, 10))
+    points = [(float(x), float(y)) for x, y in rng.uniform(0.1, 0.9, (n, 2)) * (w, h)]
+    ImageDraw.Draw(page).line(points, fill=_colour(ink, img.shape[2]), width=width, joint="curve")
+    return np.asarray(page)
