@@ -31,23 +31,24 @@ Three optional readings sharpen the rule (:func:`junk_flags`' ``crop_z``, ``shar
 - **the junk model** (:mod:`model.junk_model`): a small model trained to tell the data set's
   images from junk made out of them (scribbles, blots, fragments and cut-off glyphs in the data
   set's own ink, see :mod:`model.synthetic_junk`); its held-out probability of junk at least
-  :data:`JUNK_P`, with the image at least :data:`BLUR_FAR` from its nearest class. The run's own
-  model learned only to tell classes apart and places many scribbles and blots among them.
+  :data:`JUNK_P`, with the image at least :data:`BLUR_FAR` from its nearest class; below
+  :data:`JUNK_P_VETO` it vetoes the first rule. The run's own model learned only to tell
+  classes apart and places many scribbles and blots among them.
 
 Every training run takes all three through :func:`model.second_look.junk_evidence`, which reads
 only the first rule's candidates, the images somewhat far from every class, a seeded reference
 sample and the junk model's training sample; imported predictions come without a model and keep
 the first rule. On the saved demo runs (``benchmarks/bench_junk.py DATA --workspace WS``):
 
-=====================================  ==========================  ===========================
-rule                                   numerals (1,450 images, 45  shapes, RGB (1,176 images,
-                                       planted junk): flagged, P/R  60 junk): flagged, P/R
-=====================================  ==========================  ===========================
-far, unsure, no common label           59, 0.41 / 0.53             41, 1.00 / 0.68
-with cropped view and blur            29, 0.79 / 0.51             45, 1.00 / 0.75
-with the junk model (a run)        34, 0.77 / 0.58             SHAPES_RUN
-the junk model's flags alone           27, 0.93 / 0.56             SHAPES_ALONE
-=====================================  ==========================  ===========================
+==================================  ============================  ============================
+rule                                numerals (1,450 images, 45    shapes, RGB (1,176 images,
+                                    junk): flagged, P / R         60 junk): flagged, P / R
+==================================  ============================  ============================
+far, unsure, no common label        59, 0.41 / 0.53               41, 1.00 / 0.68
+with the cropped view and blur      29, 0.79 / 0.51               45, 1.00 / 0.75
+with the junk model (a run's rule)  30, 0.87 / 0.58               52, 1.00 / 0.87
+the junk model's flags alone        25, 0.92 / 0.51               43, 1.00 / 0.72
+==================================  ============================  ============================
 
 The numeral demo's remaining misses are mostly glyphs cut off by the page edge that show one
 straight stroke: the shape of an ``i`` on a page of its own.
@@ -76,8 +77,8 @@ CROP_FILL = 0.75
 #: ("somewhat far from every class", which the junk model's flags need too)
 BLUR_Z, BLUR_FAR = -5.0, 2.0
 #: the junk model's probability of junk (:mod:`model.junk_model`) from which an image at least
-#: BLUR_FAR from every class is junk
-JUNK_P = 0.6
+#: BLUR_FAR from every class is junk, and below which the first rule's flag is vetoed
+JUNK_P, JUNK_P_VETO = 0.6, 0.2
 #: a class needs this many images predicted as it before distances to its centroid are judged
 MIN_CLASS = 5
 
@@ -188,12 +189,16 @@ def junk_flags(
     """Far from every class, the model unsure, and no label common among its look-alikes (and,
     given ``crop_z``, far in the cropped view too); or, given ``sharpness_z``, far blurrier than
     the data set while somewhat far from every class; or, given ``junk_p`` (the junk model's
-    probability, :mod:`model.junk_model`), at least ``JUNK_P`` while somewhat far."""
+    probability, :mod:`model.junk_model`), at least ``JUNK_P`` while somewhat far. The junk
+    model also vetoes: a first-rule flag with ``junk_p`` below ``JUNK_P_VETO`` is dropped (NaN,
+    not computed, vetoes nothing)."""
     chance = 1.0 / max(probs.shape[1], 1)
     unsure = probs.max(axis=1) < chance + JUNK_CONFIDENCE * (1.0 - chance)
     flags = (distance_z >= JUNK_Z) & unsure & (label_share <= JUNK_SHARE)
     if crop_z is not None:
         flags &= crop_z >= CROP_Z
+    if junk_p is not None:  # the model that knows junk calls it an ordinary image: not junk
+        flags &= ~(junk_p < JUNK_P_VETO)
     if sharpness_z is not None:
         flags |= (sharpness_z <= BLUR_Z) & (distance_z >= BLUR_FAR)
     if junk_p is not None:

@@ -179,12 +179,13 @@ def junk_evidence(
         label_share,
         np.nan_to_num(crop_z, nan=-np.inf),
         np.nan_to_num(sharp_z, nan=np.inf),
-        np.nan_to_num(junk_p, nan=-np.inf),
+        junk_p,  # NaN compares False: neither adds nor vetoes
     )
     summary = {
         "second_look": "cropped view and blur",
         "candidates": int(len(candidates)),
         "vetoed": int((first & ~flags).sum()),
+        "vetoed_by_junk_model": int((first & ~flags & (junk_p < J.JUNK_P_VETO)).sum()),
         "blur_checked": int(len(blurry)),
         "added_by_blur": int(((sharp_z <= J.BLUR_Z) & ~first & flags).sum()),
         "added_by_junk_model": int(((junk_p >= J.JUNK_P) & ~first & flags).sum()),
