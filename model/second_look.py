@@ -42,7 +42,8 @@ class ImageLook:
     """The files of a run's images and its final model, for the second look.
 
     ``ckpt`` is a :class:`model.predict.Checkpoint` (``paths[i]`` is image ``i``'s file). Each
-    file is decoded at most once however often it is asked for.
+    file is decoded at most once however often it is asked for, but for the images the junk
+    model scores: those are read a chunk at a time and not kept.
     """
 
     def __init__(
@@ -54,19 +55,29 @@ class ImageLook:
     ) -> None:
         self.ckpt, self.paths, self.cache_dir = ckpt, list(paths), cache_dir
         self._decoded: dict[int, np.ndarray] = {}
+        self._seen: set[int] = set()  # every image decoded, kept or not
 
-    def _source(self, idx: np.ndarray) -> np.ndarray:
+    def _source(self, idx: np.ndarray, keep: bool = True) -> np.ndarray:
+        """Images ``idx`` decoded; kept for the next ask unless ``keep`` is False."""
         from model.predict import crop_source
 
         todo = [int(i) for i in idx if int(i) not in self._decoded]
+        fresh: dict[int, np.ndarray] = {}
         if todo:
             arrays = crop_source(
                 [self.paths[i] for i in todo], self.ckpt.config.channels, cache_dir=self.cache_dir
             )
-            self._decoded.update(zip(todo, arrays, strict=True))
+            fresh = dict(zip(todo, arrays, strict=True))
+            self._seen.update(todo)
+            if keep:
+                self._decoded.update(fresh)
         channels = self.ckpt.config.channels
         empty = np.zeros((0, 1, 1) if channels == 1 else (0, channels, 1, 1), np.uint8)
-        return np.stack([self._decoded[int(i)] for i in idx]) if len(idx) else empty
+        if not len(idx):
+            return empty
+        return np.stack(
+            [self._decoded[int(i)] if int(i) in self._decoded else fresh[int(i)] for i in idx]
+        )
 
     def sharpness(self, idx: np.ndarray) -> np.ndarray:
         """:func:`model.junk.sharpness` of images ``idx``."""
@@ -90,13 +101,14 @@ class ImageLook:
         from model.predict import as_hwc
 
         def read(ix: np.ndarray) -> list[np.ndarray]:
-            return [as_hwc(a) for a in self._source(ix)]
+            # the images it scores are read a chunk at a time and not kept
+            return [as_hwc(a) for a in self._source(ix, keep=False)]
 
         return junk_probability(read, labels, n_classes, idx, seed=seed)
 
     @property
     def files_read(self) -> int:
-        return len(self._decoded)
+        return len(self._seen)
 
 
 def reference_sample(

@@ -13,8 +13,10 @@ what makes it synthetic. The kinds (:data:`KINDS`), each a way a real data set c
   make no class);
 - ``blank``: the page with its ink erased;
 - ``blob``: the ink smeared into solid blots (its mask blurred and thresholded);
-- ``scribble``: the page with its ink erased and a random polyline drawn on it in the ink's
-  colour and stroke width.
+- ``scribble``: the page with its ink erased and a wobbly random polyline (3-14 corners) drawn
+  on it in the ink's colour and stroke width;
+- ``crossed``: its own ink again, turned 30-150 degrees and laid across itself (a crossed-out or
+  overwritten image).
 
 The foreground is what differs from the border's median colour by more than the border's own
 spread (the rule of :func:`model.junk.foreground_crop`). An image without foreground becomes a
@@ -29,7 +31,7 @@ from scipy import ndimage
 
 from model.junk import foreground_mask
 
-KINDS: tuple[str, ...] = ("zoom", "corner", "tiles", "blank", "blob", "scribble")
+KINDS: tuple[str, ...] = ("zoom", "corner", "tiles", "blank", "blob", "scribble", "crossed")
 
 
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -107,10 +109,22 @@ def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np
         out = img.copy()
         out[blot] = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
         return out if image.ndim == 3 else out[..., 0]
-    # scribble: a random polyline in the ink's colour and stroke width on the erased page
+    if kind == "crossed":  # its own ink again, turned and laid across itself
+        turned = ndimage.rotate(
+            mask.astype(np.float32), rng.uniform(30, 150), reshape=False, order=1
+        )
+        out = img.copy()
+        out[turned > 0.5] = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
+        return out if image.ndim == 3 else out[..., 0]
+    # scribble: a wobbly random polyline in the ink's colour and stroke width on the erased page
     width = max(1, round(2.6 * float(ndimage.distance_transform_edt(mask)[mask].mean())))
     page = Image.fromarray(_blank(image, mask, bg, rng))
-    n = int(rng.integers(3, 10))
-    points = [(float(x), float(y)) for x, y in rng.uniform(0.1, 0.9, (n, 2)) * (w, h)]
-    ImageDraw.Draw(page).line(points, fill=_colour(ink, img.shape[2]), width=width, joint="curve")
+    corners = rng.uniform(0.1, 0.9, (int(rng.integers(3, 15)), 2)) * (w, h)
+    points = [corners[0]]
+    for a, b in zip(corners[:-1], corners[1:], strict=True):
+        normal = np.array([a[1] - b[1], b[0] - a[0]])
+        for t in np.linspace(0, 1, 5)[1:]:
+            points.append(a + t * (b - a) + (rng.normal(0, 0.06) if t < 1 else 0) * normal)
+    line = [(float(x), float(y)) for x, y in points]
+    ImageDraw.Draw(page).line(line, fill=_colour(ink, img.shape[2]), width=width, joint="curve")
     return np.asarray(page)

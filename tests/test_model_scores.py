@@ -179,6 +179,31 @@ def test_foreground_crop_makes_a_small_glyph_look_like_a_large_one():
     assert foreground_crop(blank) is blank  # nothing in front: unchanged
 
 
+@pytest.mark.parametrize("edge", ["top", "bottom", "left", "right", "top and bottom"])
+def test_foreground_crop_keeps_a_glyph_cut_off_by_the_page_edge_cut_off(edge):
+    """A stroke that runs off the page runs off the crop at the same edge; the opposite edge
+    shows page (unless the stroke spans the page)."""
+    from model.junk import foreground_crop
+
+    img = np.full((60, 80), 235, np.uint8)
+    rows = {"top": slice(0, 25), "bottom": slice(35, 60), "top and bottom": slice(0, 60)}
+    cols = {"left": slice(0, 25), "right": slice(55, 80)}
+    if edge in cols:
+        img[28:32, cols[edge]] = 20
+    else:
+        img[rows[edge], 40:44] = 20
+    crop = foreground_crop(img)
+    assert crop.shape[0] == crop.shape[1]
+    ink = crop < 128
+    sides = {"top": ink[0], "bottom": ink[-1], "left": ink[:, 0], "right": ink[:, -1]}
+    touched = {"top and bottom": {"top", "bottom"}}.get(edge, {edge})
+    assert {k for k, v in sides.items() if v.any()} == touched
+    # a glyph in the middle of the page is centred with a margin all round, as before
+    img = np.full((60, 80), 235, np.uint8)
+    img[20:40, 38:42] = 20
+    assert not (foreground_crop(img)[[0, -1]] < 128).any()
+
+
 def test_junk_flags_cropped_view_vetoes_and_blur_adds():
     from model.junk import junk_flags, sharpness
     from model.robust import robust_z
