@@ -1,13 +1,18 @@
-"""Near-duplicates confirmed in pixels: each image against its few nearest embedding neighbours.
+"""Near-duplicates confirmed in pixels: each image against its few nearest neighbours, in the
+embedding and in pixels.
 
 An embedding alone cannot tell a re-saved copy (shifted a few pixels, rescaled, re-exposed,
 re-noised) from a different picture of the same kind: both sit close together, and a fixed cosine
-cut misses copies while joining look-alikes. :func:`near_duplicates` checks the
-:data:`CANDIDATES` nearest neighbours of every image (the run's neighbour table) with a pixel
+cut misses copies while joining look-alikes; in a class of many similar pictures a copy can also
+sit further away than the few nearest (the numeral demo: one planted pair at rank 22).
+:func:`near_duplicates` checks the :data:`CANDIDATES` nearest neighbours of every image in the
+run's neighbour table and as many in pixels (the 16-px signature in gray, halved to 8 px,
+centred, cosine), with a pixel
 measure that tolerates small shifts, rescales and noise (:func:`pixel_similarity`) and keeps the
 pairs that stand out from the data set's own distribution of that measure
 (:func:`outlier_cut`): a copy shares the exact drawing, texture and position of its original, a
-different image of the same class does not.
+different image of the same class does not. Each source of candidates sets a cut from its own
+pairs; a pair only the pixel neighbours propose must pass both cuts.
 
 The thumbnails come from a caller-given ``rows(idx)`` function (e.g. :meth:`model.store.ImageStore.rows`
 of a :data:`THUMB`-pixel store): the work is ``n x CANDIDATES`` pair comparisons of fixed size,
@@ -22,6 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from model.embed import neighbours
 from model.robust import robust_spread
 
 #: thumbnail side (pixels) the pixel measure compares
@@ -236,22 +242,45 @@ def near_duplicates(
     reaches it. The summary holds the pairs checked, compared in full, the cut and the pairs kept.
     """
     n = len(knn_idx)
+    sig = signatures(rows, n)
     pairs = candidate_pairs(knn_idx, families, k)
-    sig = signatures(rows, n) if len(pairs) > sample else None
-    full = np.zeros(len(pairs), dtype=bool)
-    if sig is None:
-        full[:] = True
-        sample = np.arange(len(pairs))
-    else:
+    # each source of candidates is judged against its own pairs: a copy stands out from the
+    # look-alikes the embedding proposes, and from the nearest pictures in pixels
+    sources = [np.ones(len(pairs), dtype=bool)]
+    if k > 0 and n > 1:  # the nearest in pixels are candidates too: copies the embedding misses
+        # gray, 8 px: 64 numbers an image keep the neighbour search cheap at any size
+        gray = sig.astype(np.float32).mean(axis=1)
+        side = gray.shape[-1] // 2
+        flat = gray[:, : 2 * side, : 2 * side].reshape(n, side, 2, side, 2).mean(axis=(2, 4))
+        flat = flat.reshape(n, -1)
+        flat -= flat.mean(axis=1, keepdims=True)
+        by_pixels = candidate_pairs(neighbours(flat, min(k + 1, n), seed=seed)[0], families, k)
+        both = np.concatenate([pairs, by_pixels])
+        pairs, inverse = np.unique(both, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        sources = [np.zeros(len(pairs), dtype=bool), np.zeros(len(pairs), dtype=bool)]
+        sources[0][inverse[: len(both) - len(by_pixels)]] = True
+        sources[1][inverse[len(both) - len(by_pixels) :]] = True
+    rng = np.random.default_rng(seed)
+    quick = None
+    if len(pairs) > sample:
         quick = np.concatenate(
             [
                 quick_similarity(sig[p[:, 0]], sig[p[:, 1]])
                 for p in np.array_split(pairs, max(1, -(-len(pairs) // PAIR_CHUNK)))
             ]
         )
-        full[quick >= outlier_cut(quick, PREFILTER_Z)] = True
-        sample = np.random.default_rng(seed).choice(len(pairs), sample, replace=False)
-        full[sample] = True
+    full = np.zeros(len(pairs), dtype=bool)
+    samples = []
+    for source in sources:
+        members = np.flatnonzero(source)
+        if quick is None or len(members) <= sample:
+            full[members] = True
+            samples.append(members)
+            continue
+        full[members[quick[members] >= outlier_cut(quick[members], PREFILTER_Z)]] = True
+        samples.append(rng.choice(members, sample, replace=False))
+        full[samples[-1]] = True
     measured = np.flatnonzero(full)
     sim = np.full(len(pairs), -1.0)
     for start in range(0, len(measured), PAIR_CHUNK):
@@ -259,8 +288,12 @@ def near_duplicates(
         sim[measured[start : start + len(part)]] = pixel_similarity(
             rows(part[:, 0]), rows(part[:, 1])
         )
-    cut = outlier_cut(sim[sample], z)
-    keep = full & (sim >= cut)
+    # a pair only the pixels propose must stand out from both kinds of look-alike
+    cuts = np.maximum.accumulate([outlier_cut(sim[taken], z) for taken in samples])
+    keep = np.zeros(len(pairs), dtype=bool)
+    for source, bar in zip(sources, cuts, strict=True):
+        keep |= source & full & (sim >= bar)
+    cut = float(cuts[0])
     out = np.full(n, -1, dtype=np.int64)
     best = np.full(n, -np.inf)
     for (a, b), s in zip(pairs[keep], sim[keep], strict=True):
@@ -271,6 +304,7 @@ def near_duplicates(
         "pairs_checked": float(len(pairs)),
         "pairs_compared": float(len(measured)),
         "cut": cut,
+        "cut_pixels": float(cuts[-1]),
         "pairs_kept": float(keep.sum()),
     }
     return out, summary

@@ -61,6 +61,25 @@ def test_shifted_noisy_copies_found_and_look_alikes_not():
     assert (near == -1).all()
 
 
+def test_a_copy_the_embedding_puts_far_away_is_still_found_through_its_pixels():
+    """Copies whose embeddings are unrelated to their originals' (outside every embedding
+    neighbour list) are proposed by their nearest neighbours in pixels and confirmed there."""
+    rng = np.random.default_rng(2)
+    n_orig, n_copy = 60, 6
+    pics = [smooth_picture(rng) for _ in range(n_orig)]
+    thumbs = np.stack(pics + [near_copy(pics[k], rng) for k in range(n_copy)])
+    n = len(thumbs)
+    emb = normalize(rng.normal(size=(n, 32)))
+    idx, _ = neighbours(emb, 6)
+    for k in range(n_copy):  # the embedding never proposes a planted pair
+        assert n_orig + k not in idx[k] and k not in idx[n_orig + k]
+    ids = [f"i{k}" for k in range(n)]
+    near, summary = near_duplicates(idx, lambda i: thumbs[i], ids)
+    assert near[n_orig:].tolist() == list(range(n_copy))
+    assert near[:n_copy].tolist() == list(range(n_orig, n_orig + n_copy))
+    assert (near[n_copy:n_orig] == -1).all() and summary["pairs_kept"] == n_copy
+
+
 def test_pixel_similarity_tolerates_shift_and_noise_and_flat_images_are_zero():
     rng = np.random.default_rng(1)
     a, b = smooth_picture(rng), smooth_picture(rng)
