@@ -329,3 +329,39 @@ def test_clasp_asked_for_but_missing_says_how_to_get_it(api, workspace, tmp_path
     assert result.exit_code == 1
     assert "--clasp needs clasp on the PATH: npm install -g @google/clasp" in result.output
     assert config_mod.load(workspace.root, env={}).backend == "local"  # checked before anything
+
+
+def test_a_name_added_while_setup_runs_stays_in_the_settings(api, workspace, tmp_path, monkeypatch):
+    """Setup reads the settings, checks access, then writes: someone who adds themselves as an
+    annotator in between (another process, the web app) keeps their column, because setup writes
+    only the settings it decides, under the settings lock, on the file as it is then."""
+    from sheets_bridge.loop import annotators, google_setup
+
+    sid = api.create_spreadsheet(title="Numerals review", editors={EMAIL})
+    key = key_file(tmp_path / "key.json", api)
+    check = google_setup.check_access
+
+    def check_then_someone_joins(sheet):
+        out = check(sheet)
+        annotators.add_annotator(Workspace(workspace.root), "Mina")
+        return out
+
+    monkeypatch.setattr(google_setup, "check_access", check_then_someone_joins)
+    result = run(
+        "-w", str(workspace.root), "--spreadsheet", sid, "--credentials", str(key), "--url", URL,
+        "--no-clasp",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cfg = config_mod.load(workspace.root, env={})
+    assert "Mina" in cfg.annotators
+    assert (cfg.backend, cfg.spreadsheet, cfg.credentials) == ("google", sid, str(key))
+    assert "Mina" in api.people(sid, "images").header()
+
+
+def test_settings_update_changes_only_what_it_names(workspace):
+    stale = config_mod.load(workspace.root, env={})
+    annotators_now = (*stale.annotators, "Ola")
+    config_mod.update(workspace.root, annotators=annotators_now)
+    config_mod.update(workspace.root, spreadsheet="abc")  # knows nothing of Ola, keeps her
+    cfg = config_mod.load(workspace.root, env={})
+    assert cfg.annotators == annotators_now and cfg.spreadsheet == "abc"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sheets_bridge.core.errors import ConfigError
+from sheets_bridge.core.errors import ConfigError, WorkspaceBusy
 from sheets_bridge.core.schema import DEFAULT_ANNOTATORS
 
 #: How annotator votes become a decision (see core/consensus.py and core/crowd.py).
@@ -241,6 +241,33 @@ def save(workspace: Path, config: Config) -> Path:
     return path
 
 
+#: Serialises changes to the settings file between processes: two people adding themselves as
+#: annotators, or one of them while another runs ``google setup``, must all end up in it. Not the
+#: writer lock: settings change during a retrain too.
+SETTINGS_LOCK = ".settings.lock"
+
+
+@contextlib.contextmanager
+def settings_lock(workspace: Path, timeout: float = 30.0):
+    """Hold the settings file's lock (:data:`SETTINGS_LOCK`); WorkspaceBusy after ``timeout``."""
+    from filelock import FileLock, Timeout
+
+    path = Path(workspace) / SETTINGS_LOCK
+    try:
+        with FileLock(str(path), timeout=timeout):
+            yield
+    except Timeout:
+        raise WorkspaceBusy(f"{path} is held by another process; try again") from None
+
+
+def update(workspace: Path, **changes: Any) -> Path:
+    """Change only the settings named in ``changes``, under :func:`settings_lock`, on the file as
+    it is now (what another process wrote since this one read it stays). Returns the path."""
+    with settings_lock(workspace):
+        current = load(workspace, env={})  # env overrides must not be written into the file
+        return save(workspace, current.replace(**changes).validate())
+
+
 def ensure_token(workspace: Path) -> str:
     """The API token: ``SHEETS_BRIDGE_TOKEN`` if set, else the file's, generated on first use."""
     if os.environ.get("SHEETS_BRIDGE_TOKEN"):
@@ -250,6 +277,9 @@ def ensure_token(workspace: Path) -> str:
         return config.token
     token = secrets.token_urlsafe(32)
     # A read-only workspace can still be viewed: then this token lives as long as the process.
-    with contextlib.suppress(OSError, ConfigError):
+    with contextlib.suppress(OSError, ConfigError, WorkspaceBusy), settings_lock(workspace):
+        config = load(workspace, env={})
+        if config.token:  # another process made one first: use that one
+            return config.token
         save(workspace, config.replace(token=token))
     return token

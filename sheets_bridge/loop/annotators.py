@@ -18,17 +18,12 @@ import os
 import unicodedata
 from dataclasses import dataclass
 
-from filelock import FileLock, Timeout
-
 from sheets_bridge.core import config as config_mod
-from sheets_bridge.core.errors import ConfigError, SheetError, WorkspaceBusy
+from sheets_bridge.core.errors import ConfigError, SheetError
 from sheets_bridge.core.schema import Schema
 from sheets_bridge.sheets import SheetWrite
 from sheets_bridge.store.workspace import Workspace
 
-#: Serialises changes to the settings file between processes (two people adding themselves at
-#: once must both end up in it). Not the writer lock: adding a name must work during a retrain.
-SETTINGS_LOCK = ".settings.lock"
 MAX_NAME = 40
 
 
@@ -91,19 +86,14 @@ def add_annotator(ws: Workspace, name: str) -> Added:
             "the annotators come from the environment (SHEETS_BRIDGE_ANNOTATORS); add the name "
             "there, or unset it to keep the list in sheets-bridge.toml"
         )
-    try:
-        with FileLock(str(ws.root / SETTINGS_LOCK), timeout=30):
-            config = config_mod.load(ws.root, env={})  # env overrides must not be written
-            same = [a for a in config.annotators if a.casefold() == text.casefold()]
-            if same:
-                return Added(same[0], False, _has_column(ws, same[0]), config.annotators)
-            names = (*config.annotators, text)
-            Schema(names)  # a name that clashes with a built-in column stops here
-            config_mod.save(ws.root, config.replace(annotators=names))
-    except Timeout:
-        raise WorkspaceBusy(
-            f"{ws.root / SETTINGS_LOCK} is held by another process; try again"
-        ) from None
+    with config_mod.settings_lock(ws.root):
+        config = config_mod.load(ws.root, env={})  # env overrides must not be written
+        same = [a for a in config.annotators if a.casefold() == text.casefold()]
+        if same:
+            return Added(same[0], False, _has_column(ws, same[0]), config.annotators)
+        names = (*config.annotators, text)
+        Schema(names)  # a name that clashes with a built-in column stops here
+        config_mod.save(ws.root, config.replace(annotators=names))
     ws.config = config_mod.load(ws.root)
     return Added(text, True, _add_column(ws, text), names)
 

@@ -276,7 +276,14 @@ def setup(
     tabs = ", ".join(access.worksheets) or "none"
     say(f"spreadsheet: {access.title or key} opens (worksheets: {tabs})")
 
-    settings = config_mod.save(ws.root, candidate)
+    # only what setup decides, on the file as it is now: a name added meanwhile stays
+    settings = config_mod.update(
+        ws.root,
+        backend=candidate.backend,
+        spreadsheet=candidate.spreadsheet,
+        credentials=candidate.credentials,
+        worksheet=candidate.worksheet,
+    )
     say(
         f"settings: backend = google, spreadsheet = {key}, worksheet = {candidate.worksheet}"
         + (f", credentials = {key_file}" if key_file else "")
