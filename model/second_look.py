@@ -36,14 +36,17 @@ from model.robust import robust_spread
 REFERENCE = 500
 #: each predicted class gets at least this many reference images (or all it has)
 MIN_REFERENCE = 20
+#: images blur reads at a time (and does not keep)
+READ_CHUNK = 4096
 
 
 class ImageLook:
     """The files of a run's images and its final model, for the second look.
 
     ``ckpt`` is a :class:`model.predict.Checkpoint` (``paths[i]`` is image ``i``'s file). Each
-    file is decoded at most once however often it is asked for, but for the images the junk
-    model scores: those are read a chunk at a time and not kept.
+    file is decoded at most once however often it is asked for, but for the images blur and the
+    junk model read: those are read a chunk at a time and not kept, so memory does not grow with
+    the pool.
     """
 
     def __init__(
@@ -83,7 +86,11 @@ class ImageLook:
         """:func:`model.junk.sharpness` of images ``idx``."""
         from model.predict import as_hwc
 
-        return np.array([J.sharpness(as_hwc(a)) for a in self._source(idx)], dtype=np.float64)
+        out = np.empty(len(idx), dtype=np.float64)
+        for start in range(0, len(idx), READ_CHUNK):  # read, measure, let go: memory stays flat
+            part = self._source(idx[start : start + READ_CHUNK], keep=False)
+            out[start : start + len(part)] = [J.sharpness(as_hwc(a)) for a in part]
+        return out
 
     def cropped(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The final model's embeddings and probabilities of images ``idx`` cut to their
