@@ -38,6 +38,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from model import junk as J  # noqa: E402
 from model.embed import neighbours, normalize  # noqa: E402
+from model.junk_model import junk_probability  # noqa: E402
 from model.predict import cropped_view, load_checkpoint  # noqa: E402
 from model.quality import precision_recall  # noqa: E402
 from model.robust import robust_z  # noqa: E402
@@ -162,7 +163,7 @@ def measure(
         pr("baseline: far and unsure", (z >= J.JUNK_Z) & unsure),
         pr("baseline: outlier >= 0.95, confidence < 0.5", (outlier >= JUNK_OUTLIER) & (conf < 0.5)),
     ]
-    whole_p, _ = look.junk_probability(labels, len(classes), np.arange(len(junk)), 0)
+    whole_p, _ = junk_probability(look.read, labels, len(classes), np.arange(len(junk)), seed=0)
     for name, score, flags in [
         (f"class distance (z >= {J.JUNK_Z:g})", z, z >= J.JUNK_Z),
         ("1 - confidence (unsure)", -conf, unsure),

@@ -7,7 +7,8 @@ among the classes. This one is trained to tell them apart: a copy of the ``fast`
 CNN with one class more than the data set, *junk*, whose examples are made from the data set's
 own images by :func:`model.synthetic_junk.synthetic_junk` (its page, ink and stroke width, see
 there), while the real images keep their given labels (a technique known as outlier exposure).
-Its probability of *junk* for an image is :func:`junk_probability`.
+It is trained by :func:`train_junk_model`; :meth:`JunkModel.probability` is its
+probability of *junk* for images, and :func:`junk_probability` does both.
 
 - **Held out.** The training images are split in two halves (:data:`FOLDS`); each image of a
   half is scored by the model trained on the other, so a real junk image is never scored by a
@@ -111,30 +112,49 @@ def _score(net, views: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def junk_probability(
-    read: Any,
-    labels: np.ndarray,
-    n_classes: int,
-    score_idx: np.ndarray,
-    *,
-    seed: int = 0,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """The junk model's probability of *junk* for images ``score_idx`` of a pool, and a summary.
+class JunkModel:
+    """The trained junk model: one net per half of its training sample, ready to score any image
+    of the pool (:meth:`probability`). ``summary`` says what it trained on and the time spent."""
+
+    def __init__(self, nets: list, fold_of: np.ndarray, n_classes: int, summary: dict) -> None:
+        self.nets, self.fold_of, self.n_classes, self.summary = nets, fold_of, n_classes, summary
+
+    def probability(self, images: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
+        """Probability of junk of ``images`` (uint8 ``[H, W]`` or ``[H, W, C]``), pool images
+        ``idx``: held out, a sample image by the net of the other half, any other by the mean."""
+        from model.fit import cpu_threads
+
+        t_wall, t_cpu = time.perf_counter(), time.process_time()
+        views, fold = _views(images), self.fold_of[np.asarray(idx, dtype=np.int64)]
+        with cpu_threads(2 * BATCH * SIZE * SIZE):
+            p = np.stack([_score(net, views, self.n_classes) for net in self.nets])
+        own = p[np.maximum(fold, 0), np.arange(len(fold))]
+        spent = {
+            "junk_model_seconds": time.perf_counter() - t_wall,
+            "junk_model_cpu_seconds": time.process_time() - t_cpu,
+        }
+        for key, seconds in spent.items():
+            self.summary[key] = round(self.summary[key] + seconds, 3)
+        self.summary["junk_model_scored"] += len(fold)
+        return np.where(fold >= 0, own, p.mean(axis=0))
+
+
+def train_junk_model(
+    read: Any, labels: np.ndarray, n_classes: int, *, seed: int = 0
+) -> tuple[JunkModel | None, dict[str, Any]]:
+    """The junk model trained on a pool, and a summary; None (the summary says why) with fewer
+    than :data:`MIN_TRAIN` images.
 
     ``read(idx)`` returns the decoded images ``idx`` (a list of uint8 ``[H, W]`` or
-    ``[H, W, C]``); ``labels`` are the pool's given labels (class indices). The model trains on
-    at most :data:`MAX_TRAIN` images drawn with ``seed``; ``score_idx`` is read
-    :data:`SCORE_CHUNK` images at a time, so memory does not grow with it. With fewer than
-    :data:`MIN_TRAIN` images, the scores are NaN and the summary says why.
+    ``[H, W, C]``); ``labels`` are the pool's given labels (class indices). It trains on at most
+    :data:`MAX_TRAIN` images drawn with ``seed``.
     """
     from model.fit import cpu_threads
 
     t_wall, t_cpu = time.perf_counter(), time.process_time()
     n = len(labels)
-    score_idx = np.asarray(score_idx, dtype=np.int64)
-    if n < MIN_TRAIN or not len(score_idx):
-        why = f"skipped: {n} images, {MIN_TRAIN} needed" if n < MIN_TRAIN else "nothing to score"
-        return np.full(len(score_idx), np.nan), {"junk_model": why}
+    if n < MIN_TRAIN:
+        return None, {"junk_model": f"skipped: {n} images, {MIN_TRAIN} needed"}
     rng = np.random.default_rng([seed, 7])
     sample = np.sort(rng.choice(n, size=min(MAX_TRAIN, n), replace=False))
     half = rng.permutation(len(sample)) % FOLDS
@@ -153,27 +173,43 @@ def junk_probability(
     given = np.asarray(labels)[sample]
     fold_of = np.full(n, -1)
     fold_of[sample] = half
-
-    scores = np.zeros(len(score_idx))
     with cpu_threads(2 * BATCH * SIZE * SIZE):
         nets = [
             _fit(views[half != f], given[half != f], made[made_half != f], n_classes, rng, seed + f)
             for f in range(FOLDS)
         ]
-        for start in range(0, len(score_idx), SCORE_CHUNK):
-            part = score_idx[start : start + SCORE_CHUNK]
-            chunk = _views(read(part))
-            fold = fold_of[part]
-            # held out: a sample image by the model of the other half; any other by the mean
-            p = np.stack([_score(net, chunk, n_classes) for net in nets])
-            mean = p.mean(axis=0)
-            own = p[np.maximum(fold, 0), np.arange(len(part))]
-            scores[start : start + len(part)] = np.where(fold >= 0, own, mean)
     summary = {
         "junk_model": "trained",
         "junk_model_trained_on": int(len(sample)),
-        "junk_model_scored": int(len(score_idx)),
+        "junk_model_scored": 0,
         "junk_model_seconds": round(time.perf_counter() - t_wall, 3),
         "junk_model_cpu_seconds": round(time.process_time() - t_cpu, 3),
     }
+    return JunkModel(nets, fold_of, n_classes, summary), summary
+
+
+def junk_probability(
+    read: Any,
+    labels: np.ndarray,
+    n_classes: int,
+    score_idx: np.ndarray,
+    *,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`train_junk_model`, then its probability of *junk* for images ``score_idx`` of the
+    pool, read :data:`SCORE_CHUNK` at a time (memory does not grow with them), and the summary.
+    With fewer than :data:`MIN_TRAIN` images, the scores are NaN and the summary says why.
+    """
+    score_idx = np.asarray(score_idx, dtype=np.int64)
+    if len(labels) >= MIN_TRAIN and not len(score_idx):
+        return np.full(0, np.nan), {"junk_model": "nothing to score"}
+    model, summary = train_junk_model(read, labels, n_classes, seed=seed)
+    if model is None:
+        return np.full(len(score_idx), np.nan), summary
+    scores = np.concatenate(
+        [
+            model.probability(read(part), part)
+            for part in np.array_split(score_idx, -(-len(score_idx) // SCORE_CHUNK))
+        ]
+    )
     return scores, summary

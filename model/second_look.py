@@ -36,7 +36,7 @@ from model.robust import robust_spread
 REFERENCE = 500
 #: each predicted class gets at least this many reference images (or all it has)
 MIN_REFERENCE = 20
-#: images blur reads at a time (and does not keep)
+#: images blur and the junk model read at a time (and do not keep)
 READ_CHUNK = 4096
 
 
@@ -82,15 +82,12 @@ class ImageLook:
             [self._decoded[int(i)] if int(i) in self._decoded else fresh[int(i)] for i in idx]
         )
 
-    def sharpness(self, idx: np.ndarray) -> np.ndarray:
-        """:func:`model.junk.sharpness` of images ``idx``."""
+    def read(self, idx: np.ndarray) -> list[np.ndarray]:
+        """Images ``idx`` decoded (``[H, W]`` or ``[H, W, C]``) and not kept: for reads of many
+        images once, a chunk at a time, so memory does not grow with the pool."""
         from model.predict import as_hwc
 
-        out = np.empty(len(idx), dtype=np.float64)
-        for start in range(0, len(idx), READ_CHUNK):  # read, measure, let go: memory stays flat
-            part = self._source(idx[start : start + READ_CHUNK], keep=False)
-            out[start : start + len(part)] = [J.sharpness(as_hwc(a)) for a in part]
-        return out
+        return [as_hwc(a) for a in self._source(idx, keep=False)]
 
     def cropped(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The final model's embeddings and probabilities of images ``idx`` cut to their
@@ -99,19 +96,12 @@ class ImageLook:
 
         return cropped_predictions(self.ckpt, self._source(idx))
 
-    def junk_probability(
-        self, labels: np.ndarray, n_classes: int, idx: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The junk model's probability of junk for images ``idx``
-        (:func:`model.junk_model.junk_probability`, trained on this pool's files)."""
-        from model.junk_model import junk_probability
-        from model.predict import as_hwc
+    def junk_model(self, labels: np.ndarray, n_classes: int, seed: int):
+        """The junk model trained on this pool's files (:func:`model.junk_model.train_junk_model`)
+        and its summary."""
+        from model.junk_model import train_junk_model
 
-        def read(ix: np.ndarray) -> list[np.ndarray]:
-            # the images it scores are read a chunk at a time and not kept
-            return [as_hwc(a) for a in self._source(ix, keep=False)]
-
-        return junk_probability(read, labels, n_classes, idx, seed=seed)
+        return train_junk_model(self.read, labels, n_classes, seed=seed)
 
     @property
     def files_read(self) -> int:
@@ -184,13 +174,17 @@ def junk_evidence(
         crop_z[candidates] = J.class_distance_to(
             normalize(ref_emb), ref_probs.argmax(axis=1), normalize(cand_emb), n_classes
         )
-    if len(blurry) and len(uniform):
-        base = look.sharpness(uniform)
-        med, sd = robust_spread(base)
-        sharp_z[blurry] = (look.sharpness(blurry) - med) / max(sd, 1e-6)
-    model_summary: dict[str, Any] = {"junk_model": "skipped: no labels"}
+    model, model_summary = None, {"junk_model": "skipped: no labels"}
     if labels is not None and len(blurry):
-        junk_p[blurry], model_summary = look.junk_probability(labels, n_classes, blurry, seed)
+        model, model_summary = look.junk_model(labels, n_classes, seed)
+    if len(blurry) and len(uniform):
+        med, sd = robust_spread(np.array([J.sharpness(a) for a in look.read(uniform)]))
+        # one read of each image serves blur and the junk model
+        for part in np.array_split(blurry, -(-len(blurry) // READ_CHUNK)):
+            images = look.read(part)
+            sharp_z[part] = (np.array([J.sharpness(a) for a in images]) - med) / max(sd, 1e-6)
+            if model is not None:
+                junk_p[part] = model.probability(images, part)
     # NaN compares False: the veto keeps no image it did not look at, blur adds none
     flags = J.junk_flags(
         distance_z,
