@@ -117,15 +117,12 @@ def apps_script(workspace: Path, url: str | None, out: Path | None) -> None:
     if url is None:
         url = gas.PLACEHOLDER_URL
         if (workspace / _cfg).exists():
-            public = _open(workspace).config.public_url
-            url = public if public.startswith("https://") else url
+            url = gas.menu_url(_open(workspace).config.public_url)
     if out:
         for p in gas.write(out, url):
             click.echo(f"wrote {p}")
         return
-    for name, text in gas.render(url).items():
-        click.echo(f"// ===== {name} =====")
-        click.echo(text)
+    click.echo(gas.listing(url))
 
 
 @click.group()
@@ -190,9 +187,7 @@ def google_setup(
         on_step=lambda line: click.echo(f"ok  {line}"),
     )
     if not report.installed:
-        for name, text in gas.render(report.bridge_url).items():
-            click.echo(f"// ===== {name} =====")
-            click.echo(text)
+        click.echo(gas.listing(report.bridge_url))
         click.echo(PASTE_STEPS.format(folder=report.script_dir))
     for note in report.notes:
         click.echo(f"note: {note}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sheets_bridge.core.errors import BridgeError, ConfigError
 
-__all__ = ["FILES", "PLACEHOLDER_URL", "bridge_url", "render", "write"]
+__all__ = ["FILES", "PLACEHOLDER_URL", "bridge_url", "listing", "menu_url", "render", "write"]
 
 #: The script files, in the order they are printed and written (what clasp pushes).
 FILES: tuple[str, ...] = ("Code.js", "Sidebar.html", "appsscript.json")
@@ -52,6 +52,12 @@ def bridge_url(url: str) -> str:
             "fetches HTTPS URLs; see the README on exposing the bridge over HTTPS)"
         )
     return "https://" + base[len("https://") :]  # the allow-list wants the scheme in lower case
+
+
+def menu_url(public_url: str) -> str:
+    """The bridge URL a menu gets when none is given: the workspace's ``public_url`` when it is
+    HTTPS, else :data:`PLACEHOLDER_URL` (the menu then asks for it in Settings)."""
+    return public_url if public_url.startswith("https://") else PLACEHOLDER_URL
 
 
 def _template(name: str) -> str:
@@ -86,6 +92,11 @@ def render(url: str) -> dict[str, str]:
         "Sidebar.html": _template("Sidebar.html"),
         "appsscript.json": json.dumps(manifest, indent=2) + "\n",
     }
+
+
+def listing(url: str) -> str:
+    """The rendered files as one text to paste, each after a ``// ===== <name> =====`` line."""
+    return "\n".join(f"// ===== {name} =====\n{text}" for name, text in render(url).items())
 
 
 def write(out_dir: Path | str, url: str) -> list[Path]:

@@ -292,8 +292,7 @@ def setup(
     pushed = push(Workspace(ws.root))
     say(f"push: {pushed.describe()}")
 
-    public = current.public_url
-    url = bridge_url or (public if public.startswith("https://") else apps_script.PLACEHOLDER_URL)
+    url = bridge_url or apps_script.menu_url(current.public_url)
     folder = Path(script_dir) if script_dir else ws.root / SCRIPT_DIR
     apps_script.write(folder, url)
     report = SetupReport(
