@@ -195,6 +195,13 @@ def candidate_pairs(
     return pairs[fam[pairs[:, 0]] != fam[pairs[:, 1]]]
 
 
+def _block_mean(x: np.ndarray, side: int) -> np.ndarray:
+    """``x`` (float ``[m, C, H, W]``) as ``[m, C, side, side]`` means of square blocks."""
+    m, c, h, w = x.shape
+    f = max(1, min(h, w) // side)
+    return x[..., : side * f, : side * f].reshape(m, c, side, f, side, f).mean(axis=(3, 5))
+
+
 def signatures(rows: Rows, n: int, side: int = SIGNATURE) -> np.ndarray:
     """Every image's ``side``-pixel block-mean thumbnail (uint8 ``[n, C, side, side]``), read from
     ``rows`` :data:`PAIR_CHUNK` images at a time: the prefilter's input, a few hundred bytes each."""
@@ -203,9 +210,8 @@ def signatures(rows: Rows, n: int, side: int = SIGNATURE) -> np.ndarray:
         x = rows(np.arange(start, min(start + PAIR_CHUNK, n))).astype(np.float32)
         if x.ndim == 3:
             x = x[:, None]
-        m, c, h, w = x.shape
-        f = max(1, min(h, w) // side)
-        small = x[..., : side * f, : side * f].reshape(m, c, side, f, side, f).mean(axis=(3, 5))
+        m, c = x.shape[:2]
+        small = _block_mean(x, side)
         if out is None:
             out = np.empty((n, c, side, side), dtype=np.uint8)
         out[start : start + m] = np.rint(small)
@@ -249,10 +255,8 @@ def near_duplicates(
     sources = [np.ones(len(pairs), dtype=bool)]
     if k > 0 and n > 1:  # the nearest in pixels are candidates too: copies the embedding misses
         # gray, 8 px: 64 numbers an image keep the neighbour search cheap at any size
-        gray = sig.astype(np.float32).mean(axis=1)
-        side = gray.shape[-1] // 2
-        flat = gray[:, : 2 * side, : 2 * side].reshape(n, side, 2, side, 2).mean(axis=(2, 4))
-        flat = flat.reshape(n, -1)
+        gray = sig.astype(np.float32).mean(axis=1, keepdims=True)
+        flat = _block_mean(gray, sig.shape[-1] // 2).reshape(n, -1)
         flat -= flat.mean(axis=1, keepdims=True)
         by_pixels = candidate_pairs(neighbours(flat, min(k + 1, n), seed=seed)[0], families, k)
         both = np.concatenate([pairs, by_pixels])
