@@ -128,7 +128,7 @@ def measure(
             f"{spent[0]:.2f} / {spent[1]:.2f}; whole-pool cropped view {whole_pool[0]:.2f} / "
             f"{whole_pool[1]:.2f}",
         ),
-        pr("  the junk model's flags alone", (junk_p >= J.JUNK_P) & (z >= J.BLUR_FAR)),
+        pr("  the junk model's flags alone", J.junk_model_adds(z, junk_p)),
         pr(
             "  without the junk model",
             J.junk_flags(

@@ -31,7 +31,9 @@ Three optional readings sharpen the rule (:func:`junk_flags`' ``crop_z``, ``shar
 - **the junk model** (:mod:`model.junk_model`): a small model trained to tell the data set's
   images from junk made out of them (scribbles, blots, fragments and cut-off glyphs in the data
   set's own ink, see :mod:`model.synthetic_junk`); its held-out probability of junk at least
-  :data:`JUNK_P`, with the image at least :data:`BLUR_FAR` from its nearest class; below
+  :data:`JUNK_P` with the image at least :data:`BLUR_FAR` from its nearest class, or at least
+  :data:`JUNK_P_NEAR` with the image at least :data:`JUNK_FAR` (farther than its class's
+  median image); below
   :data:`JUNK_P_VETO` it vetoes the first rule. The run's own model learned only to tell
   classes apart and places many scribbles and blots among them.
 
@@ -76,11 +78,15 @@ CROP_Z = 2.5
 #: the cropped glyph fills this share of the square it is centred on
 CROP_FILL = 0.75
 #: blurry: robust z of the image's sharpness at or below this, and class distance at least BLUR_FAR
-#: ("somewhat far from every class", which the junk model's flags need too)
+#: ("somewhat far from every class")
 BLUR_Z, BLUR_FAR = -5.0, 2.0
 #: the junk model's probability of junk (:mod:`model.junk_model`) from which an image at least
-#: BLUR_FAR from every class is junk, and below which the first rule's flag is vetoed
-JUNK_P, JUNK_P_VETO = 0.5, 0.2
+#: JUNK_FAR from every class is junk, and below which the first rule's flag is vetoed
+JUNK_P, JUNK_P_VETO = 0.45, 0.2
+#: the junk model adds images at least this far (robust z) from every class (farther from their
+#: nearest class than its median image: about half the pool) whose probability of junk is at
+#: least JUNK_P_NEAR; from BLUR_FAR on, JUNK_P is enough (the nearer a class, the surer it must be)
+JUNK_FAR, JUNK_P_NEAR = 0.0, 0.6
 #: a class needs this many images predicted as it before distances to its centroid are judged
 MIN_CLASS = 5
 
@@ -197,7 +203,8 @@ def junk_flags(
     """Far from every class, the model unsure, and no label common among its look-alikes (and,
     given ``crop_z``, far in the cropped view too); or, given ``sharpness_z``, far blurrier than
     the data set while somewhat far from every class; or, given ``junk_p`` (the junk model's
-    probability, :mod:`model.junk_model`), at least ``JUNK_P`` while somewhat far. The junk
+    probability, :mod:`model.junk_model`), at least ``JUNK_P`` while somewhat far
+    (``BLUR_FAR``) or ``JUNK_P_NEAR`` while farther than the class's median (``JUNK_FAR``). The junk
     model also vetoes: a first-rule flag with ``junk_p`` below ``JUNK_P_VETO`` is dropped (NaN,
     not computed, vetoes nothing)."""
     chance = 1.0 / max(probs.shape[1], 1)
@@ -210,5 +217,13 @@ def junk_flags(
     if sharpness_z is not None:
         flags |= (sharpness_z <= BLUR_Z) & (distance_z >= BLUR_FAR)
     if junk_p is not None:
-        flags |= (junk_p >= JUNK_P) & (distance_z >= BLUR_FAR)
+        flags |= junk_model_adds(distance_z, junk_p)
     return flags
+
+
+def junk_model_adds(distance_z: np.ndarray, junk_p: np.ndarray) -> np.ndarray:
+    """The images the junk model calls junk: ``junk_p`` at least ``JUNK_P`` at ``BLUR_FAR`` or
+    farther from every class, at least ``JUNK_P_NEAR`` at ``JUNK_FAR`` or farther (NaN: no)."""
+    return ((junk_p >= JUNK_P) & (distance_z >= BLUR_FAR)) | (
+        (junk_p >= JUNK_P_NEAR) & (distance_z >= JUNK_FAR)
+    )

@@ -12,13 +12,16 @@ probability of *junk* for images, and :func:`junk_probability` does both.
 
 - **Held out.** The training images are split in two halves (:data:`FOLDS`); each image of a
   half is scored by the model trained on the other, so a real junk image is never scored by a
-  model that learned it as real. Images outside the training sample get the mean of both.
+  model that learned it as real. This is done for :data:`SPLITS` independent splits and each
+  image's score is the mean over them (four nets, two for each image: one net's score moves by
+  chance more than two's). Images outside the training sample get the mean of all nets.
 - **Two views.** Each real image is seen whole or cut to its foreground
   (:func:`model.junk.foreground_crop`), at random, in training; its score is the mean over both
   views. A small glyph on a large page is an ordinary glyph in the cropped view; a glyph cut off
   by the page edge stays cut off in both.
 - **Bounded.** At most :data:`MAX_TRAIN` images train it (a seeded sample), :data:`EPOCHS`
-  passes over each half at 32 pixels, on the CPU: about 30 CPU seconds for 1,450 images.
+  passes over each half at 32 pixels, :data:`WIDTH` channels wide (two thirds of the ``fast``
+  preset's), on the CPU: about 30 seconds on 2 cores for 1,450 images.
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ MIN_TRAIN = 200
 #: each model takes at least this many steps, however few its images
 MIN_STEPS = 60
 #: held-out halves, passes over each, side of the model's input, real (and junk) per batch
-FOLDS, EPOCHS, SIZE, BATCH = 2, 10, 32, 64
+FOLDS, EPOCHS, SIZE, BATCH = 2, 20, 32, 64
+#: independent splits into halves: each image of the sample is scored by one net of each split
+SPLITS = 2
+#: width of the nets (the ``fast`` preset's is 24)
+WIDTH = 16
 #: junk images made from each training image (once, before training)
 JUNK_PER_IMAGE = 4
 #: images scored at a time
@@ -80,7 +87,7 @@ def _fit(real: np.ndarray, labels, made: np.ndarray, n_classes: int, rng, seed: 
     from model.nets import FastCNN
 
     torch.manual_seed(seed)
-    net = FastCNN(n_classes + 1, channels=real.shape[2])
+    net = FastCNN(n_classes + 1, width=WIDTH, channels=real.shape[2])
     steps = max(MIN_STEPS, EPOCHS * len(real) // BATCH)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
@@ -117,26 +124,33 @@ class JunkModel:
     of the pool (:meth:`probability`). ``summary`` says what it trained on and the time spent."""
 
     def __init__(self, nets: list, fold_of: np.ndarray, n_classes: int, summary: dict) -> None:
+        """``nets[s][f]``: split ``s``'s net trained without half ``f``; ``fold_of[s, i]``: the
+        half of split ``s`` that pool image ``i`` is in (-1 outside the training sample)."""
         self.nets, self.fold_of, self.n_classes, self.summary = nets, fold_of, n_classes, summary
 
     def probability(self, images: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
         """Probability of junk of ``images`` (uint8 ``[H, W]`` or ``[H, W, C]``), pool images
-        ``idx``: held out, a sample image by the net of the other half, any other by the mean."""
+        ``idx``: held out, the mean over splits of the net that did not train on the image; for
+        an image outside the training sample, the mean of all nets."""
         from model.fit import cpu_threads
 
         t_wall, t_cpu = time.perf_counter(), time.process_time()
-        views, fold = _views(images), self.fold_of[np.asarray(idx, dtype=np.int64)]
+        views = _views(images)
+        fold = self.fold_of[:, np.asarray(idx, dtype=np.int64)]  # [splits, N]
         with cpu_threads(2 * BATCH * SIZE * SIZE):
-            p = np.stack([_score(net, views, self.n_classes) for net in self.nets])
-        own = p[np.maximum(fold, 0), np.arange(len(fold))]
+            p = np.stack(
+                [np.stack([_score(net, views, self.n_classes) for net in nets]) for nets in self.nets]
+            )  # [splits, halves, N]
+        cols = np.arange(fold.shape[1])
+        held = np.mean([p[s, np.maximum(fold[s], 0), cols] for s in range(len(p))], axis=0)
         spent = {
             "junk_model_seconds": time.perf_counter() - t_wall,
             "junk_model_cpu_seconds": time.process_time() - t_cpu,
         }
         for key, seconds in spent.items():
             self.summary[key] = round(self.summary[key] + seconds, 3)
-        self.summary["junk_model_scored"] += len(fold)
-        return np.where(fold >= 0, own, p.mean(axis=0))
+        self.summary["junk_model_scored"] += fold.shape[1]
+        return np.where(fold[0] >= 0, held, p.mean(axis=(0, 1)))
 
 
 def train_junk_model(
@@ -157,7 +171,7 @@ def train_junk_model(
         return None, {"junk_model": f"skipped: {n} images, {MIN_TRAIN} needed"}
     rng = np.random.default_rng([seed, 7])
     sample = np.sort(rng.choice(n, size=min(MAX_TRAIN, n), replace=False))
-    half = rng.permutation(len(sample)) % FOLDS
+    halves = np.stack([rng.permutation(len(sample)) % FOLDS for _ in range(SPLITS)])
     images = read(sample)
     views = _views(images)
     # JUNK_PER_IMAGE junk images made from each training image, each of a kind drawn at random
@@ -169,15 +183,26 @@ def train_junk_model(
         ]
     )
     del images
-    made_half = np.repeat(half, JUNK_PER_IMAGE)
     given = np.asarray(labels)[sample]
-    fold_of = np.full(n, -1)
-    fold_of[sample] = half
+    fold_of = np.full((SPLITS, n), -1)
+    fold_of[:, sample] = halves
+    nets = []
     with cpu_threads(2 * BATCH * SIZE * SIZE):
-        nets = [
-            _fit(views[half != f], given[half != f], made[made_half != f], n_classes, rng, seed + f)
-            for f in range(FOLDS)
-        ]
+        for s, half in enumerate(halves):
+            made_half = np.repeat(half, JUNK_PER_IMAGE)  # junk stays in its source's half
+            nets.append(
+                [
+                    _fit(
+                        views[half != f],
+                        given[half != f],
+                        made[made_half != f],
+                        n_classes,
+                        rng,
+                        seed + FOLDS * s + f,
+                    )
+                    for f in range(FOLDS)
+                ]
+            )
     summary = {
         "junk_model": "trained",
         "junk_model_trained_on": int(len(sample)),

@@ -17,7 +17,8 @@
   evidence where it was taken (:mod:`model.second_look`; empty elsewhere): ``crop_distance``,
   the same distance in the foreground-cropped view (the images the first rule flags), and
   ``sharpness_z``, how much sharper than the data set (negative: blurrier; images at least
-  ``BLUR_FAR`` from every class);
+  ``BLUR_FAR`` from every class), and ``junk_probability``, the junk model's
+  (:mod:`model.junk_model`; images at least ``JUNK_FAR`` from every class);
 - ``label_example`` / ``pred_example``: the nearest label-book image of the label's class, and the
   nearest reference of the predicted class (label-book image, else a neighbour labelled and
   predicted as that class) for the reviewer to compare with;

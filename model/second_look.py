@@ -7,13 +7,15 @@ reading as few image files as the rule allows:
 - the cropped view only vetoes, so it is computed for the images the first rule flags (tens,
   not the pool); the classes it measures them against come from a seeded **reference sample**:
   :data:`REFERENCE` images drawn at random, topped up to :data:`MIN_REFERENCE` per predicted class;
-- blur and the junk model only add images at least :data:`model.junk.BLUR_FAR` from their
-  nearest class, so sharpness and the junk model's probability are computed for those; the
-  median and MAD of sharpness come from the random part of the same sample, and the junk model
-  trains on at most :data:`model.junk_model.MAX_TRAIN` images.
+- blur only adds images at least :data:`model.junk.BLUR_FAR` from their nearest class and the
+  junk model only images at least :data:`model.junk.JUNK_FAR` (farther than their class's
+  median image: about half the pool), so sharpness and the junk model's probability are
+  computed for those, from one read of each, :data:`READ_CHUNK` images at a time; the median
+  and MAD of sharpness come from the random part of the same sample, and the junk model trains
+  on at most :data:`model.junk_model.MAX_TRAIN` images.
 
-So a run reads ``REFERENCE + MIN_REFERENCE x classes + MAX_TRAIN`` files at most, plus its
-candidates, whatever the size of the pool. :class:`ImageLook` reads the files (decoded once, at
+So a run reads ``REFERENCE + MIN_REFERENCE x classes + MAX_TRAIN`` files, its candidates and the
+images farther than their class's median image, without keeping them. :class:`ImageLook` reads the files (decoded once, at
 ``model.predict.CROP_SOURCE`` pixels), runs the final model on their crops and trains the junk
 model. See benchmarks/bench_junk.py, which prints the flags, what was read and the time taken.
 """
@@ -167,6 +169,8 @@ def junk_evidence(
     uniform, reference = reference_sample(probs.argmax(axis=1), n_classes, seed)
     candidates = np.flatnonzero(first)
     blurry = np.flatnonzero(distance_z >= J.BLUR_FAR)
+    # what the junk model scores; with JUNK_FAR <= BLUR_FAR it holds every blur-checked image
+    far = np.flatnonzero(distance_z >= min(J.JUNK_FAR, J.BLUR_FAR))
 
     if len(candidates):
         ref_emb, ref_probs = look.cropped(reference)
@@ -175,14 +179,17 @@ def junk_evidence(
             normalize(ref_emb), ref_probs.argmax(axis=1), normalize(cand_emb), n_classes
         )
     model, model_summary = None, {"junk_model": "skipped: no labels"}
-    if labels is not None and len(blurry):
+    if labels is not None and len(far):
         model, model_summary = look.junk_model(labels, n_classes, seed)
-    if len(blurry) and len(uniform):
+    if len(far) and len(uniform):
         med, sd = robust_spread(np.array([J.sharpness(a) for a in look.read(uniform)]))
         # one read of each image serves blur and the junk model
-        for part in np.array_split(blurry, -(-len(blurry) // READ_CHUNK)):
+        for part in np.array_split(far, -(-len(far) // READ_CHUNK)):
             images = look.read(part)
-            sharp_z[part] = (np.array([J.sharpness(a) for a in images]) - med) / max(sd, 1e-6)
+            sharp = distance_z[part] >= J.BLUR_FAR
+            sharp_z[part[sharp]] = (
+                np.array([J.sharpness(a) for a, s in zip(images, sharp, strict=True) if s]) - med
+            ) / max(sd, 1e-6)
             if model is not None:
                 junk_p[part] = model.probability(images, part)
     # NaN compares False: the veto keeps no image it did not look at, blur adds none
@@ -201,7 +208,7 @@ def junk_evidence(
         "vetoed_by_junk_model": int((first & ~flags & (junk_p < J.JUNK_P_VETO)).sum()),
         "blur_checked": int(len(blurry)),
         "added_by_blur": int(((sharp_z <= J.BLUR_Z) & ~first & flags).sum()),
-        "added_by_junk_model": int(((junk_p >= J.JUNK_P) & ~first & flags).sum()),
+        "added_by_junk_model": int((J.junk_model_adds(distance_z, junk_p) & ~first).sum()),
         "reference": int(len(reference)) if len(candidates) else 0,
         "files_read": look.files_read,
         "seconds": round(time.perf_counter() - t_wall, 3),

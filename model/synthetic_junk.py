@@ -8,7 +8,10 @@ what makes it synthetic. The kinds (:data:`KINDS`), each a way a real data set c
 - ``zoom``: a window of a quarter to a half of the side, around an ink pixel, blown up to the
   whole image (a fragment: strokes crossing the page);
 - ``corner``: the foreground blown up 1.3-2.5 times (against its bounding box) around the ink
-  nearest one of the box's corners (a glyph cut off by the page edge);
+  nearest one of the box's corners (a fragment near a glyph's corner);
+- ``cut``: the foreground enlarged 1.2-2.5 times and pushed past the page edge on one axis or
+  both, so that 15-60% of its enlarged box stays on the erased page (a glyph cut off by the
+  page edge: often one stroke running off the page, which a class never is);
 - ``tiles``: the image cut into 3x3 or 4x4 tiles, shuffled and turned (pieces of strokes that
   make no class);
 - ``blank``: the page with its ink erased;
@@ -31,7 +34,9 @@ from scipy import ndimage
 
 from model.junk import foreground_mask
 
-KINDS: tuple[str, ...] = ("zoom", "corner", "tiles", "blank", "blob", "scribble", "crossed")
+KINDS: tuple[str, ...] = (
+    "zoom", "corner", "cut", "tiles", "blank", "blob", "scribble", "crossed"
+)
 
 
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -54,6 +59,51 @@ def _blank(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.G
     noise = rng.normal(0.0, 2.0, (int(wide.sum()), img.shape[2]))
     img[wide] = bg + noise
     out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def _cut(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.Generator):
+    """The foreground enlarged and pushed past the page edge on the blank page: on each axis
+    pushed, only a 15-60% slice of the enlarged glyph's box stays on the page."""
+    h, w = image.shape[:2]
+    ys, xs = np.nonzero(mask)
+    centre = np.array([(ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2])
+    extent = np.array([ys.max() + 1 - ys.min(), xs.max() + 1 - xs.min()], dtype=np.float64)
+    page = _hwc(_blank(image, mask, bg, rng)).astype(np.float32)
+    img = _hwc(image).astype(np.float32)
+    for _ in range(4):
+        scale = rng.uniform(1.2, 2.5)
+        span = extent * scale
+        pushed = rng.random(2) < 0.6
+        if not pushed.any():
+            pushed[rng.integers(2)] = True
+        target = np.empty(2)
+        for a, size in enumerate((h, w)):
+            keep = rng.uniform(0.15, 0.6) * span[a]
+            if not pushed[a]:
+                target[a] = size / 2 + rng.normal(0, 0.05) * size
+            elif rng.random() < 0.5:
+                target[a] = keep - span[a] / 2
+            else:
+                target[a] = size - keep + span[a] / 2
+        # output pixel o shows input pixel centre + (o - target) / scale
+        offset = centre - target / scale
+        alpha = ndimage.affine_transform(
+            mask.astype(np.float32), np.full(2, 1 / scale), offset, order=1, cval=0.0
+        )
+        if (alpha > 0.5).sum() >= 4:
+            break
+    else:
+        return _blank(image, mask, bg, rng)
+    ink = np.stack(
+        [
+            ndimage.affine_transform(img[..., c], np.full(2, 1 / scale), offset, order=1)
+            for c in range(img.shape[2])
+        ],
+        axis=-1,
+    )
+    out = alpha[..., None] * ink + (1 - alpha[..., None]) * page
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return out if image.ndim == 3 else out[..., 0]
 
 
@@ -90,6 +140,8 @@ def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np
         y0 = int(np.clip(cy - side / 2, 0, h - side))
         x0 = int(np.clip(cx - side / 2, 0, w - side))
         return _resize(image[y0 : y0 + side, x0 : x0 + side], (h, w))
+    if kind == "cut":
+        return _cut(image, mask, bg, rng)
     if kind == "tiles":
         g = int(rng.choice([3, 4]))
         s = min(h, w) // g

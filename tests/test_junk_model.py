@@ -42,6 +42,20 @@ def test_each_kind_keeps_shape_and_page_and_changes_the_ink(kind, channels):
         assert (far < 24).mean() > 0.3  # and so is the page
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_cut_glyph_runs_off_the_page_and_is_larger_than_the_original(seed):
+    image = _glyph(1)  # the V keeps a 12-px margin on every side
+    out = synthetic_junk(image, "cut", np.random.default_rng(seed))
+    mask, _ = foreground_mask(image)
+    ink = np.abs(out.astype(float) - np.median(image[~mask])) > 60
+    border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    assert border.any()  # some stroke reaches the page edge
+    # the stroke is thicker than the original's: the glyph was enlarged, not only moved
+    from scipy import ndimage
+
+    assert ndimage.distance_transform_edt(ink).max() > ndimage.distance_transform_edt(mask).max()
+
+
 def test_an_image_without_ink_becomes_a_blank_page_and_unknown_kinds_are_refused():
     page = np.full((40, 50), 230, np.uint8)
     out = synthetic_junk(page, "scribble", np.random.default_rng(1))

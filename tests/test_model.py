@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from model.embed import normalize
-from model.junk import BLUR_FAR, BLUR_Z, CROP_Z, JUNK_P, class_distance
+from model.junk import BLUR_Z, CROP_Z, class_distance, junk_model_adds
 from model.junk_model import MIN_TRAIN
 from model.predict import load_checkpoint
 from model.second_look import ImageLook, junk_evidence
@@ -330,7 +330,7 @@ def test_scores_hold_the_junk_second_looks_evidence_where_it_was_taken(run):
     assert (
         (junk["crop_distance"] >= CROP_Z)
         | (junk["sharpness_z"] <= BLUR_Z)
-        | ((junk["junk_probability"] >= JUNK_P) & (junk["class_distance"] >= BLUR_FAR))
+        | junk_model_adds(junk["class_distance"], junk["junk_probability"])
     ).all()
     assert metrics["n_junk"] == len(junk)
 
