@@ -139,7 +139,10 @@ class JunkModel:
         fold = self.fold_of[:, np.asarray(idx, dtype=np.int64)]  # [splits, N]
         with cpu_threads(2 * BATCH * SIZE * SIZE):
             p = np.stack(
-                [np.stack([_score(net, views, self.n_classes) for net in nets]) for nets in self.nets]
+                [
+                    np.stack([_score(net, views, self.n_classes) for net in nets])
+                    for nets in self.nets
+                ]
             )  # [splits, halves, N]
         cols = np.arange(fold.shape[1])
         held = np.mean([p[s, np.maximum(fold[s], 0), cols] for s in range(len(p))], axis=0)

@@ -34,9 +34,7 @@ from scipy import ndimage
 
 from model.junk import foreground_mask
 
-KINDS: tuple[str, ...] = (
-    "zoom", "corner", "cut", "tiles", "blank", "blob", "scribble", "crossed"
-)
+KINDS: tuple[str, ...] = ("zoom", "corner", "cut", "tiles", "blank", "blob", "scribble", "crossed")
 
 
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
