@@ -118,6 +118,14 @@ def measure(
     flags = J.junk_flags(z, probs, share, crop_z, sharp_z)
     run, spent = _timed(lambda: junk_evidence(z, probs, share, look, labels=labels))
     junk_p = np.nan_to_num(run.junk_p, nan=-np.inf)
+    # the run's cropped view and blur (NaN where not looked at), the junk model left out
+    without_model = J.junk_flags(
+        z,
+        probs,
+        share,
+        np.nan_to_num(run.crop_z, nan=-np.inf),
+        np.nan_to_num(run.sharpness_z, nan=np.inf),
+    )
     rows = [
         ("planted junk", f"{int(junk.sum())} of {len(junk)} images"),
         pr("junk? as a run computes it (with the junk model)", run.flags),
@@ -129,33 +137,11 @@ def measure(
             f"{whole_pool[1]:.2f}",
         ),
         pr("  the junk model's flags alone", J.junk_model_adds(z, junk_p)),
-        pr(
-            "  without the junk model",
-            J.junk_flags(
-                z,
-                probs,
-                share,
-                np.nan_to_num(run.crop_z, nan=-np.inf),
-                np.nan_to_num(run.sharpness_z, nan=np.inf),
-            ),
-        ),
+        pr("  without the junk model", without_model),
         pr("without the junk model, whole pool (also far when cropped; or far blurrier)", flags),
         (
             "  images flagged differently from the run's computation without the junk model",
-            str(
-                int(
-                    (
-                        J.junk_flags(
-                            z,
-                            probs,
-                            share,
-                            np.nan_to_num(run.crop_z, nan=-np.inf),
-                            np.nan_to_num(run.sharpness_z, nan=np.inf),
-                        )
-                        != flags
-                    ).sum()
-                )
-            ),
+            str(int((without_model != flags).sum())),
         ),
         pr("  without the blur test", J.junk_flags(z, probs, share, crop_z)),
         pr("  without the cropped view", J.junk_flags(z, probs, share, None, sharp_z)),

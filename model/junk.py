@@ -33,14 +33,13 @@ Three optional readings sharpen the rule (:func:`junk_flags`' ``crop_z``, ``shar
   set's own ink, see :mod:`model.synthetic_junk`); its held-out probability of junk at least
   :data:`JUNK_P` with the image at least :data:`BLUR_FAR` from its nearest class, or at least
   :data:`JUNK_P_NEAR` with the image at least :data:`JUNK_FAR` (farther than its class's
-  median image); below
-  :data:`JUNK_P_VETO` it vetoes the first rule. The run's own model learned only to tell
-  classes apart and places many scribbles and blots among them.
+  median image); below :data:`JUNK_P_VETO` it vetoes the first rule. The run's own model
+  learned only to tell classes apart and places many scribbles and blots among them.
 
 Every training run takes all three through :func:`model.second_look.junk_evidence`, which reads
-only the first rule's candidates, the images somewhat far from every class, a seeded reference
-sample and the junk model's training sample; imported predictions come without a model and keep
-the first rule. On saved demo runs (``benchmarks/bench_junk.py DATA --workspace WS``, demo data of
+only the first rule's candidates, the images farther than their class's median image, a seeded
+reference sample and the junk model's training sample; imported predictions come without a model
+and keep the first rule. On saved demo runs (``benchmarks/bench_junk.py DATA --workspace WS``, demo data of
 seeds 0 and 1, flagged and precision / recall):
 
 ==================================  ====================  ====================  ====================  ====================
@@ -83,7 +82,7 @@ CROP_FILL = 0.75
 #: ("somewhat far from every class")
 BLUR_Z, BLUR_FAR = -5.0, 2.0
 #: the junk model's probability of junk (:mod:`model.junk_model`) from which an image at least
-#: JUNK_FAR from every class is junk, and below which the first rule's flag is vetoed
+#: BLUR_FAR from every class is junk, and below which the first rule's flag is vetoed
 JUNK_P, JUNK_P_VETO = 0.45, 0.2
 #: the junk model adds images at least this far (robust z) from every class (farther from their
 #: nearest class than its median image: about half the pool) whose probability of junk is at

@@ -120,8 +120,9 @@ def _score(net, views: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 class JunkModel:
-    """The trained junk model: one net per half of its training sample, ready to score any image
-    of the pool (:meth:`probability`). ``summary`` says what it trained on and the time spent."""
+    """The trained junk model: for each of :data:`SPLITS` splits of its training sample, one net
+    per half, ready to score any image of the pool (:meth:`probability`). ``summary`` says what
+    it trained on and the time spent."""
 
     def __init__(self, nets: list, fold_of: np.ndarray, n_classes: int, summary: dict) -> None:
         """``nets[s][f]``: split ``s``'s net trained without half ``f``; ``fold_of[s, i]``: the

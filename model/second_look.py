@@ -15,9 +15,9 @@ reading as few image files as the rule allows:
   on at most :data:`model.junk_model.MAX_TRAIN` images.
 
 So a run reads ``REFERENCE + MIN_REFERENCE x classes + MAX_TRAIN`` files, its candidates and the
-images farther than their class's median image, without keeping them. :class:`ImageLook` reads the files (decoded once, at
-``model.predict.CROP_SOURCE`` pixels), runs the final model on their crops and trains the junk
-model. See benchmarks/bench_junk.py, which prints the flags, what was read and the time taken.
+images farther than their class's median image, without keeping them. :class:`ImageLook` reads
+the files (decoded once, at ``model.predict.CROP_SOURCE`` pixels), runs the final model on their
+crops and trains the junk model. See benchmarks/bench_junk.py, which prints the flags, what was read and the time taken.
 """
 
 from __future__ import annotations

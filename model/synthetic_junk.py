@@ -42,13 +42,16 @@ def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
 
 
-def _colour(values: np.ndarray, channels: int) -> int | tuple[int, ...]:
-    c = np.clip(np.rint(values), 0, 255).astype(int)
-    return int(c[0]) if channels == 1 else tuple(int(v) for v in c)
-
-
 def _hwc(image: np.ndarray) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
+
+
+def _like(out: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``out`` (``[H, W, C]``) as uint8 (rounded and clipped) in ``image``'s layout: :func:`_hwc`
+    undone."""
+    if out.dtype != np.uint8:
+        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out if image.ndim == 3 else out[..., 0]
 
 
 def _blank(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.Generator):
@@ -56,8 +59,7 @@ def _blank(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.G
     wide = ndimage.binary_dilation(mask, iterations=2) if mask.any() else mask
     noise = rng.normal(0.0, 2.0, (int(wide.sum()), img.shape[2]))
     img[wide] = bg + noise
-    out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return out if image.ndim == 3 else out[..., 0]
+    return _like(img, image)
 
 
 def _cut(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.Generator):
@@ -100,9 +102,7 @@ def _cut(image: np.ndarray, mask: np.ndarray, bg: np.ndarray, rng: np.random.Gen
         ],
         axis=-1,
     )
-    out = alpha[..., None] * ink + (1 - alpha[..., None]) * page
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out if image.ndim == 3 else out[..., 0]
+    return _like(alpha[..., None] * ink + (1 - alpha[..., None]) * page, image)
 
 
 def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -120,6 +120,7 @@ def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np
         return _blank(image, mask, bg, rng)
     img = _hwc(image)
     ink = np.median(img[mask].astype(np.float32), axis=0)
+    ink_u8 = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
     ys, xs = np.nonzero(mask)
     if kind == "zoom":
         side = max(4, int(min(h, w) / rng.uniform(2.0, 4.0)))
@@ -157,15 +158,15 @@ def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np
         soft = ndimage.gaussian_filter(mask.astype(np.float32), rng.uniform(0.04, 0.09) * min(h, w))
         blot = soft > rng.uniform(0.15, 0.35) * soft.max()
         out = img.copy()
-        out[blot] = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
-        return out if image.ndim == 3 else out[..., 0]
+        out[blot] = ink_u8
+        return _like(out, image)
     if kind == "crossed":  # its own ink again, turned and laid across itself
         turned = ndimage.rotate(
             mask.astype(np.float32), rng.uniform(30, 150), reshape=False, order=1
         )
         out = img.copy()
-        out[turned > 0.5] = np.clip(np.rint(ink), 0, 255).astype(np.uint8)
-        return out if image.ndim == 3 else out[..., 0]
+        out[turned > 0.5] = ink_u8
+        return _like(out, image)
     # scribble: a wobbly random polyline in the ink's colour and stroke width on the erased page
     width = max(1, round(2.6 * float(ndimage.distance_transform_edt(mask)[mask].mean())))
     page = Image.fromarray(_blank(image, mask, bg, rng))
@@ -176,5 +177,6 @@ def synthetic_junk(image: np.ndarray, kind: str, rng: np.random.Generator) -> np
         for t in np.linspace(0, 1, 5)[1:]:
             points.append(a + t * (b - a) + (rng.normal(0, 0.06) if t < 1 else 0) * normal)
     line = [(float(x), float(y)) for x, y in points]
-    ImageDraw.Draw(page).line(line, fill=_colour(ink, img.shape[2]), width=width, joint="curve")
+    fill = int(ink_u8[0]) if img.shape[2] == 1 else tuple(int(v) for v in ink_u8)
+    ImageDraw.Draw(page).line(line, fill=fill, width=width, joint="curve")
     return np.asarray(page)
